@@ -1,1 +1,81 @@
-//! Pure core of fluxbrain.
+//! Pure core of fluxbrain: the Flux failure model, errorbrain v1 events, canonical JSON,
+//! fingerprints and redaction.
+//!
+//! Nothing here performs I/O or reads a clock: every input is a `serde_json::Value` (or a log
+//! line as text), and every function that needs the time takes it as an argument. That makes
+//! the output a pure function of the input, byte for byte: the same objects, events, pods and
+//! log lines give the same events in any order, on any platform.
+//!
+//! What it deliberately is not: a Kubernetes client, an HTTP client, a judge. Health is read off
+//! the conditions ([`Health`]); links are the ones objects declare ([`Link`]); nothing guesses a
+//! root cause.
+//!
+//! Where to start:
+//! - [`parse_document`] and [`parse_log_line`] turn Kubernetes JSON into facts
+//!   ([`FluxObject`], [`KubeEvent`], [`ControllerPod`], [`LogLine`]), collected in a [`Snapshot`];
+//! - [`build_all`] (or [`build`] for one object) turns a snapshot into [`ErrorEvent`]s;
+//! - [`canonical`] writes them as bytes; [`Fingerprint`] and [`redact`] are usable alone.
+//!
+//! ```
+//! use fluxbrain_core::{BuildOptions, Document, Snapshot, build_all, canonical, parse_document};
+//!
+//! let object = serde_json::json!({
+//!     "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+//!     "kind": "Kustomization",
+//!     "metadata": {"name": "apps", "namespace": "flux-system"},
+//!     "status": {"conditions": [{
+//!         "type": "Ready", "status": "False", "reason": "BuildFailed",
+//!         "message": "kustomize build failed", "lastTransitionTime": "2026-04-21T09:22:52Z"
+//!     }]}
+//! });
+//! let mut snapshot = Snapshot::new("prod");
+//! let mut warnings = Vec::new();
+//! for doc in parse_document(&object, &mut warnings) {
+//!     if let Ok(Document::Object(o)) = doc {
+//!         snapshot.objects.push(o);
+//!     }
+//! }
+//! let events = build_all(&snapshot, &BuildOptions::default());
+//! assert_eq!(events[0].error_type.as_deref(), Some("BuildFailed"));
+//! let bytes = canonical::to_vec(&events[0]);
+//! assert!(bytes.starts_with(b"{\"id\":\""));
+//! ```
+
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod canonical;
+pub mod error;
+pub mod errorbrain;
+pub mod event;
+pub mod fingerprint;
+pub mod model;
+pub mod parse;
+pub mod redact;
+pub mod text;
+pub mod time;
+
+pub use error::{Error, ParseError, ParseWarning, Problem};
+pub use errorbrain::{
+    ConditionFacts, CustomEvidence, Environment, ErrorEvent, EventEvidence, EventSource, Evidence,
+    FluxMetadata, HelmHistoryEntry, IncidentFacts, Language, LogEvidence, RevisionFacts, Severity,
+    SourceFacts, Upstream,
+};
+pub use event::{BuildOptions, Incident, build, build_all, event_id, fingerprint_of};
+pub use fingerprint::{Fingerprint, FingerprintInput};
+pub use model::event::KubeEvent;
+pub use model::health::Health;
+pub use model::kind::{Kind, controller_of, group_of};
+pub use model::log::LogLine;
+pub use model::object::{
+    Condition, ConditionStatus, FluxObject, HelmSnapshot, Inventory, Link, LinkVia, ObjectRef,
+    Revision,
+};
+pub use model::pod::ControllerPod;
+pub use model::snapshot::{Snapshot, SnapshotIndex};
+pub use parse::{Document, LogLineError, parse_document, parse_log_line};
+pub use redact::{REDACTED, redact};
+pub use time::Time;
