@@ -324,7 +324,10 @@ pub struct LogEvidence {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CustomEvidence {
     /// The status of the object's declared source.
-    SourceStatus(SourceFacts),
+    SourceStatus {
+        /// The source and what it shows.
+        source: SourceFacts,
+    },
     /// The newest Helm release snapshots of a HelmRelease, newest first.
     HelmHistory {
         /// The snapshots.

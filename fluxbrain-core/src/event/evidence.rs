@@ -29,9 +29,9 @@ pub(super) fn collect(
     out.extend(events(index.events(&object.key)).map(Evidence::Event));
     out.extend(log_lines(index.logs(&object.key), started, now).map(Evidence::LogLine));
     if let Some(source) = source {
-        out.push(Evidence::Custom(CustomEvidence::SourceStatus(
-            source.clone(),
-        )));
+        out.push(Evidence::Custom(CustomEvidence::SourceStatus {
+            source: source.clone(),
+        }));
     }
     if !object.helm_history.is_empty() {
         out.push(Evidence::Custom(CustomEvidence::HelmHistory {
