@@ -53,6 +53,7 @@ pub mod errorbrain;
 pub mod event;
 pub mod fingerprint;
 pub mod model;
+pub mod notification;
 pub mod parse;
 pub mod redact;
 pub mod text;
@@ -76,6 +77,10 @@ pub use model::object::{
 };
 pub use model::pod::ControllerPod;
 pub use model::snapshot::{Snapshot, SnapshotIndex};
+pub use notification::{
+    AffectedObject, Analysis, Analyzer, AnalyzerError, DeliveryError, Notification,
+    NotificationKind, Notifier, Receipt, Resolution, Retry,
+};
 pub use parse::{Document, LogLineError, parse_document, parse_log_line};
 pub use redact::{REDACTED, redact};
 pub use time::Time;
