@@ -1,1 +1,140 @@
-//! Shared inputs for fluxbrain benchmarks.
+//! Shared inputs for fluxbrain's benchmarks: realistic Flux objects, events and controller log
+//! lines, generated so that sizes are known and nothing depends on files.
+
+use serde_json::{Value, json};
+
+/// A failing Kustomization as `kubectl get -o json` prints it (Flux v2.8).
+pub fn failing_kustomization(name: &str) -> Value {
+    json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {
+            "creationTimestamp": "2026-02-03T10:17:55Z",
+            "finalizers": ["finalizers.fluxcd.io"],
+            "generation": 4,
+            "labels": {
+                "kustomize.toolkit.fluxcd.io/name": "flux-system",
+                "kustomize.toolkit.fluxcd.io/namespace": "flux-system"
+            },
+            "name": name,
+            "namespace": "shop",
+            "resourceVersion": "1212804",
+            "uid": "f078e403-c522-4db8-a4ee-7f4ddd3b0097"
+        },
+        "spec": {
+            "dependsOn": [{"name": "shop-infra"}],
+            "interval": "10m0s",
+            "path": "./apps/shop/config",
+            "prune": true,
+            "sourceRef": {"kind": "GitRepository", "name": "flux-system", "namespace": "flux-system"},
+            "timeout": "5m0s"
+        },
+        "status": {
+            "conditions": [
+                {
+                    "lastTransitionTime": "2026-04-21T09:22:52Z",
+                    "message": "kustomize build failed: accumulating resources: accumulation err='accumulating resources from './payments-overlay': '/tmp/kustomization-2281734915/apps/shop/config/payments-overlay' must resolve to a file'",
+                    "observedGeneration": 4,
+                    "reason": "BuildFailed",
+                    "status": "False",
+                    "type": "Ready"
+                },
+                {
+                    "lastTransitionTime": "2026-04-21T09:22:52Z",
+                    "message": "Detecting drift for revision main@sha1:312cbb1905592a6a3686eeda5324738a17049e51 with a timeout of 5m0s",
+                    "observedGeneration": 4,
+                    "reason": "ProgressingWithRetry",
+                    "status": "True",
+                    "type": "Reconciling"
+                }
+            ],
+            "inventory": {"entries": [
+                {"id": "shop_payments_apps_Deployment", "v": "v1"},
+                {"id": "shop_payments__Service", "v": "v1"},
+                {"id": "_shop__Namespace", "v": "v1"}
+            ]},
+            "lastAppliedRevision": "main@sha1:db136b426300101fd02c6c3650217a52ee635113",
+            "lastAttemptedRevision": "main@sha1:312cbb1905592a6a3686eeda5324738a17049e51",
+            "observedGeneration": 3
+        }
+    })
+}
+
+/// The GitRepository the Kustomization reads from (healthy).
+pub fn git_repository() -> Value {
+    json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "metadata": {"name": "flux-system", "namespace": "flux-system", "generation": 1,
+                     "uid": "87884fdc-08e4-408a-bbe4-d4afa1d65fb1"},
+        "spec": {"url": "ssh://git@github.com/acme-corp/fleet-infra", "interval": "1m0s"},
+        "status": {
+            "artifact": {"revision": "main@sha1:312cbb1905592a6a3686eeda5324738a17049e51"},
+            "conditions": [{"lastTransitionTime": "2026-04-21T08:41:09Z", "message": "stored artifact for revision 'main@sha1:312cbb1905592a6a3686eeda5324738a17049e51'",
+                            "observedGeneration": 1, "reason": "Succeeded", "status": "True", "type": "Ready"}]
+        }
+    })
+}
+
+/// `n` core/v1 Warning events about Kustomization `shop/<name>`, each with its own message.
+pub fn events(name: &str, n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            json!({
+                "apiVersion": "v1",
+                "kind": "Event",
+                "count": 1 + i,
+                "eventTime": null,
+                "firstTimestamp": format!("2026-04-21T09:{:02}:52Z", 10 + i),
+                "lastTimestamp": format!("2026-04-21T09:{:02}:52Z", 12 + i),
+                "involvedObject": {
+                    "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                    "kind": "Kustomization",
+                    "name": name,
+                    "namespace": "shop",
+                    "resourceVersion": "1212804",
+                    "uid": "f078e403-c522-4db8-a4ee-7f4ddd3b0097"
+                },
+                "message": format!("kustomize build failed: accumulating resources: accumulation err='accumulating resources from './payments-overlay': open /tmp/kustomization-{}/apps/shop/config/payments-overlay/secret.enc.yaml: no such file or directory'", 1_409_926_513 + i),
+                "metadata": {
+                    "annotations": {"kustomize.toolkit.fluxcd.io/revision": "main@sha1:312cbb1905592a6a3686eeda5324738a17049e51"},
+                    "creationTimestamp": "2026-04-21T09:10:52Z",
+                    "name": format!("{name}.18a85{i:03}0e77a1a1"),
+                    "namespace": "shop",
+                    "resourceVersion": "1214801",
+                    "uid": "5bdc8679-eb71-4328-9cd3-cc6bbf2ead3f"
+                },
+                "reason": "BuildFailed",
+                "reportingComponent": "kustomize-controller",
+                "reportingInstance": "",
+                "source": {"component": "kustomize-controller"},
+                "type": "Warning"
+            })
+        })
+        .collect()
+}
+
+/// `n` kustomize-controller log lines about `shop/<name>`, as JSON text.
+pub fn log_lines(name: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"level":"error","ts":"2026-04-21T09:{:02}:52.980Z","msg":"Reconciliation failed after 312.457093ms, next try in 10m0s","controller":"kustomization","controllerGroup":"kustomize.toolkit.fluxcd.io","controllerKind":"Kustomization","Kustomization":{{"name":"{name}","namespace":"shop"}},"namespace":"shop","name":"{name}","reconcileID":"fd85ee8b-ad2a-438c-bba0-86824e04{i:04}","revision":"main@sha1:312cbb1905592a6a3686eeda5324738a17049e51","error":"kustomize build failed: accumulating resources: accumulation err='accumulating resources from './payments-overlay': '/tmp/kustomization-2281734915/apps/shop/config/payments-overlay' must resolve to a file'"}}"#,
+                23 + (i % 30)
+            )
+        })
+        .collect()
+}
+
+/// The kustomize-controller pod.
+pub fn controller_pod() -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "kustomize-controller-7b5d9c6f48-m2kzt", "namespace": "flux-system",
+                     "creationTimestamp": "2026-04-20T22:04:18Z",
+                     "labels": {"app": "kustomize-controller"}},
+        "spec": {"containers": [{"name": "manager", "image": "ghcr.io/fluxcd/kustomize-controller:v1.8.2"}]},
+        "status": {"phase": "Running"}
+    })
+}

@@ -33,7 +33,16 @@ pub struct Fingerprint([u8; 16]);
 impl Fingerprint {
     /// Computes the fingerprint of `input`.
     pub fn of(input: &FingerprintInput<'_>) -> Fingerprint {
-        let mut hasher = GoJsonHasher(Sha256::new());
+        // One contiguous buffer and one hash call: much cheaper than feeding the hasher the
+        // dozen small pieces one by one.
+        let mut hasher = GoJsonHasher(Vec::with_capacity(
+            96 + input.cluster.len()
+                + input.namespace.len()
+                + input.kind.len()
+                + input.name.len()
+                + input.reason.len()
+                + input.revision.len(),
+        ));
         hasher.raw(b"{\"cluster\":");
         hasher.string(input.cluster);
         hasher.raw(b",\"namespace\":");
@@ -47,7 +56,7 @@ impl Fingerprint {
         hasher.raw(b",\"gitRev\":");
         hasher.string(input.revision);
         hasher.raw(b"}");
-        let digest = hasher.0.finalize();
+        let digest = Sha256::digest(&hasher.0);
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&digest[..16]);
         Fingerprint(bytes)
@@ -118,12 +127,12 @@ pub(crate) fn write_hex(bytes: &[u8], out: &mut [u8]) {
     }
 }
 
-/// Feeds a hasher the bytes Go's `encoding/json` would write, without building them.
-struct GoJsonHasher(Sha256);
+/// Collects the bytes Go's `encoding/json` would write.
+struct GoJsonHasher(Vec<u8>);
 
 impl GoJsonHasher {
     fn raw(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
+        self.0.extend_from_slice(bytes);
     }
 
     /// A JSON string with Go's escaping: `"` `\` and control characters, `\b \f \n \r \t` by
@@ -212,10 +221,8 @@ mod tests {
     #[test]
     fn control_characters_escape_like_go() {
         // Go writes \u0001 for U+0001 and \b for U+0008 (Go >= 1.22).
-        let mut a = GoJsonHasher(Sha256::new());
-        a.string("\u{1}\u{8}x\u{2029}");
-        let mut b = GoJsonHasher(Sha256::new());
-        b.raw(br#""\u0001\bx\u2029""#);
-        assert_eq!(a.0.finalize(), b.0.finalize());
+        let mut a = GoJsonHasher(Vec::new());
+        a.string("\u{1}\u{8}x\u{2029}<&>");
+        assert_eq!(a.0, br#""\u0001\bx\u2029\u003c\u0026\u003e""#);
     }
 }
