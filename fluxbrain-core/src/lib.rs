@@ -48,6 +48,8 @@
 )]
 
 pub mod canonical;
+pub mod collect;
+pub mod engine;
 pub mod error;
 pub mod errorbrain;
 pub mod event;
@@ -55,10 +57,16 @@ pub mod fingerprint;
 pub mod model;
 pub mod notification;
 pub mod parse;
+pub mod policy;
 pub mod redact;
 pub mod text;
 pub mod time;
 
+pub use collect::{ClusterObservation, CollectError, Collector};
+pub use engine::{
+    Backoff, DeliverReport, Engine, EngineConfig, MemoryStore, ObserveReport, State, StateStore,
+    StoreError,
+};
 pub use error::{Error, ParseError, ParseWarning, Problem};
 pub use errorbrain::{
     ConditionFacts, CustomEvidence, Environment, ErrorEvent, EventEvidence, EventSource, Evidence,
@@ -82,5 +90,34 @@ pub use notification::{
     NotificationKind, Notifier, Receipt, Resolution, Retry,
 };
 pub use parse::{Document, LogLineError, parse_document, parse_log_line};
+pub use policy::{
+    Decision, IncidentKey, IncidentRecord, Observed, Plan, PolicyConfig, decide, plan,
+};
 pub use redact::{REDACTED, redact};
 pub use time::Time;
+
+/// A realistic failing event for store conformance tests.
+#[cfg(feature = "conformance")]
+fn conformance_event() -> ErrorEvent {
+    let object = serde_json::json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": "app", "namespace": "team", "uid": "u", "generation": 2},
+        "spec": {"sourceRef": {"kind": "GitRepository", "name": "repo"}},
+        "status": {"conditions": [{
+            "type": "Ready", "status": "False", "reason": "BuildFailed",
+            "message": "kustomize build failed: accumulating resources from './overlay'",
+            "lastTransitionTime": "2026-04-21T09:22:52Z"
+        }], "lastAttemptedRevision": "main@sha1:312cbb1905592a6a3686eeda5324738a17049e51"}
+    });
+    let mut snapshot = Snapshot::new("prod");
+    for doc in parse_document(&object, &mut Vec::new()) {
+        if let Ok(Document::Object(o)) = doc {
+            snapshot.objects.push(o);
+        }
+    }
+    build_all(&snapshot, &BuildOptions::default())
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| unreachable!("the sample object fails"))
+}

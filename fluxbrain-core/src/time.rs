@@ -28,6 +28,12 @@ impl Time {
         self.0
     }
 
+    /// `self` plus `seconds` (saturating at the ends of the supported range).
+    pub fn add_seconds(self, seconds: i64) -> Time {
+        let secs = self.0.as_second().saturating_add(seconds);
+        Timestamp::from_second(secs).map_or(self, Time)
+    }
+
     /// Parses an RFC 3339 time (any offset; sub-seconds are dropped).
     pub fn parse(s: &str) -> Option<Time> {
         crate::parse::fields::parse_rfc3339(s).map(Time::new)

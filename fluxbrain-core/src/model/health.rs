@@ -3,7 +3,7 @@
 use super::object::{Condition, ConditionStatus, FluxObject};
 
 /// The health of an object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Health {
     /// `Ready` is `True`.
     Healthy,

@@ -1,0 +1,42 @@
+//! The [`Collector`] trait: where snapshots come from.
+
+use std::fmt;
+
+use crate::model::kind::Kind;
+use crate::model::snapshot::Snapshot;
+
+/// What one cluster showed in one collection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterObservation {
+    /// Objects, events, pods and log lines.
+    pub snapshot: Snapshot,
+    /// Kinds the cluster serves that could not be read this time (forbidden, failing). Their
+    /// objects are neither new nor gone: the incident policy leaves their incidents alone.
+    pub unobserved: Vec<Kind>,
+}
+
+/// A cluster that could not be read at all this time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cluster {cluster}: {message}")]
+pub struct CollectError {
+    /// The cluster's configured name.
+    pub cluster: String,
+    /// What went wrong (no secrets).
+    pub message: String,
+}
+
+/// Observes clusters.
+///
+/// `collect` returns one result per configured cluster, so one unreachable cluster never hides
+/// the others. A watch-driven collector also resolves `changed` when something changed since
+/// the last `collect`; a one-shot collector never does.
+#[async_trait::async_trait]
+pub trait Collector: Send + Sync + fmt::Debug {
+    /// The current state of every cluster.
+    async fn collect(&self) -> Vec<Result<ClusterObservation, CollectError>>;
+
+    /// Resolves when an observed object changed. The default never resolves.
+    async fn changed(&self) {
+        futures::future::pending::<()>().await;
+    }
+}

@@ -1,0 +1,325 @@
+//! The engine: collector → policy → analyzer → notifiers → state store, over the traits.
+//!
+//! The engine owns no clock and no runtime: the caller passes `now` (and the random draw for
+//! backoff jitter) and decides when to call [`Engine::observe`] and [`Engine::deliver`].
+//! Each notifier is delivered by its own call, so a slow or failing notifier never delays
+//! another or the collection; the state is saved after every change, before anything is sent
+//! and after it is acknowledged.
+
+mod backoff;
+mod outbox;
+mod state;
+mod store;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use futures::lock::Mutex;
+
+pub use backoff::Backoff;
+pub use state::{DeadLetter, Delivery, NotifierState, OutboxEntry, STATE_VERSION, State};
+#[cfg(feature = "conformance")]
+pub use store::conformance;
+pub use store::{MemoryStore, StateStore, StoreError, decode, encode};
+
+use crate::collect::{ClusterObservation, CollectError};
+use crate::event::{BuildOptions, build, fingerprint_of};
+use crate::model::health::Health;
+use crate::model::object::FluxObject;
+use crate::model::snapshot::SnapshotIndex;
+use crate::notification::{Analyzer, Notification, NotificationKind, Notifier, Receipt};
+use crate::policy::{IncidentKey, Observed, PolicyConfig, plan};
+use crate::time::Time;
+
+/// Engine settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineConfig {
+    /// Incident policy.
+    pub policy: PolicyConfig,
+    /// What every event carries (environment, tags).
+    pub build: BuildOptions,
+    /// Delivery backoff per notifier.
+    pub backoff: Backoff,
+}
+
+/// What one observation did.
+#[derive(Debug, Default)]
+pub struct ObserveReport {
+    /// Notifications it made due (also in the outbox, when notifiers are configured).
+    pub notifications: Vec<Notification>,
+    /// Clusters that could not be read; their incidents were left as they were.
+    pub failed_clusters: Vec<CollectError>,
+    /// Objects seen, by health.
+    pub objects: BTreeMap<Health, usize>,
+    /// Open incidents after the step.
+    pub open_incidents: usize,
+}
+
+/// What one delivery round of one notifier did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DeliverReport {
+    /// Acknowledged notifications.
+    pub delivered: usize,
+    /// Failures that will be retried.
+    pub retrying: usize,
+    /// Permanent failures (moved to the dead letters).
+    pub refused: usize,
+    /// The messages of the failures, for logs.
+    pub errors: Vec<String>,
+}
+
+/// Drives the policy and the deliveries over a [`StateStore`].
+#[derive(Debug)]
+pub struct Engine {
+    state: Mutex<State>,
+    store: Arc<dyn StateStore>,
+    notifiers: Vec<Arc<dyn Notifier>>,
+    analyzer: Option<Arc<dyn Analyzer>>,
+    config: EngineConfig,
+}
+
+impl Engine {
+    /// Loads the saved state (or starts empty) and returns a ready engine.
+    pub async fn start(
+        store: Arc<dyn StateStore>,
+        notifiers: Vec<Arc<dyn Notifier>>,
+        analyzer: Option<Arc<dyn Analyzer>>,
+        config: EngineConfig,
+    ) -> Result<Self, StoreError> {
+        let mut state = store.load().await?.unwrap_or_default();
+        // Notifiers removed from the configuration have nothing left to do.
+        let names: BTreeSet<String> = notifiers.iter().map(|n| n.name().to_owned()).collect();
+        for entry in &mut state.outbox {
+            entry.pending.retain(|n, _| names.contains(n));
+        }
+        state.outbox.retain(|e| !e.pending.is_empty());
+        Ok(Engine {
+            state: Mutex::new(state),
+            store,
+            notifiers,
+            analyzer,
+            config,
+        })
+    }
+
+    /// The configured notifiers.
+    pub fn notifiers(&self) -> &[Arc<dyn Notifier>] {
+        &self.notifiers
+    }
+
+    /// A copy of the current state (for status endpoints and tests).
+    pub async fn state(&self) -> State {
+        self.state.lock().await.clone()
+    }
+
+    /// Runs the policy on one collection and queues the notifications it makes due; saves the
+    /// state before returning them. Clusters that failed keep their incidents untouched.
+    pub async fn observe(
+        &self,
+        observations: &[Result<ClusterObservation, CollectError>],
+        now: Time,
+    ) -> Result<ObserveReport, StoreError> {
+        let mut state = self.state.lock().await;
+        let mut report = ObserveReport::default();
+        let indexes: Vec<(&ClusterObservation, SnapshotIndex<'_>)> = observations
+            .iter()
+            .filter_map(|o| match o {
+                Ok(o) => Some((o, o.snapshot.index())),
+                Err(e) => {
+                    report.failed_clusters.push(e.clone());
+                    None
+                }
+            })
+            .collect();
+
+        let mut observed: BTreeMap<IncidentKey, Observed> = BTreeMap::new();
+        let mut objects: HashMap<IncidentKey, (&SnapshotIndex<'_>, &FluxObject)> = HashMap::new();
+        let mut scope: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for (observation, index) in &indexes {
+            let cluster = observation.snapshot.cluster.as_str();
+            scope.insert(
+                cluster,
+                observation.unobserved.iter().map(|k| k.as_str()).collect(),
+            );
+            for object in index.objects() {
+                let health = object.health();
+                *report.objects.entry(health).or_default() += 1;
+                let key = IncidentKey::of(cluster, &object.key);
+                if health != Health::Failing && !state.incidents.contains_key(&key) {
+                    continue;
+                }
+                let fold_into = (health == Health::Failing)
+                    .then(|| index.root(object))
+                    .flatten()
+                    .filter(|root| index.upstream(root).is_none())
+                    .map(|root| IncidentKey::of(cluster, &root.key));
+                observed.insert(
+                    key.clone(),
+                    Observed {
+                        health,
+                        fingerprint: fingerprint_of(cluster, object),
+                        fold_into,
+                    },
+                );
+                objects.insert(key, (index, object));
+            }
+        }
+        let absent_means_deleted = |key: &IncidentKey| {
+            scope
+                .get(key.cluster.as_str())
+                .is_some_and(|unobserved| !unobserved.contains(key.kind.as_str()))
+        };
+        let build_options = &self.config.build;
+        let mut event = |key: &IncidentKey, incident| {
+            let (index, object) = objects.get(key)?;
+            build(index, object, incident, build_options)
+        };
+        let planned = plan(
+            &mut state.incidents,
+            &observed,
+            &absent_means_deleted,
+            now,
+            &self.config.policy,
+            &mut event,
+        );
+        let changed = planned
+            .decisions
+            .iter()
+            .any(|(d, n)| *d != "quiet" && *n > 0);
+        let names: Vec<String> = self.notifiers.iter().map(|n| n.name().to_owned()).collect();
+        for note in &planned.due {
+            outbox::enqueue(&mut state, note.clone(), &names);
+        }
+        report.notifications = planned.due;
+        report.open_incidents = state.incidents.len();
+        if changed {
+            self.store.save(&state).await?;
+        }
+        Ok(report)
+    }
+
+    /// Delivers what notifier number `index` is due at `now`: asks the analyzer first (once
+    /// per notification, within the analyzer's own bound), sends the firings as one batch and
+    /// the rest in order, records every outcome and saves the state. `jitter` ∈ `[0, 1]`.
+    pub async fn deliver(
+        &self,
+        index: usize,
+        now: Time,
+        jitter: f64,
+    ) -> Result<DeliverReport, StoreError> {
+        let Some(notifier) = self.notifiers.get(index) else {
+            return Ok(DeliverReport::default());
+        };
+        let name = notifier.name().to_owned();
+        let (mut work, to_analyze) = {
+            let state = self.state.lock().await;
+            let due = outbox::due(&state, &name, now);
+            let work: Vec<(Notification, Option<Receipt>)> = due
+                .iter()
+                .map(|&i| {
+                    let note = state.outbox[i].notification.clone();
+                    let thread = outbox::thread(&state, &note.incident_id, &name).cloned();
+                    (note, thread)
+                })
+                .collect();
+            let to_analyze: Vec<usize> = due
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| {
+                    let entry = &state.outbox[**i];
+                    !entry.analysis_tried && entry.notification.kind == NotificationKind::Firing
+                })
+                .map(|(w, _)| w)
+                .collect();
+            (work, to_analyze)
+        };
+        if work.is_empty() {
+            return Ok(DeliverReport::default());
+        }
+
+        if let Some(analyzer) = &self.analyzer
+            && !to_analyze.is_empty()
+        {
+            let mut results = Vec::new();
+            for &w in &to_analyze {
+                let analysis = analyzer.analyze(&work[w].0.event).await.ok();
+                results.push((work[w].0.id.clone(), analysis));
+            }
+            let mut state = self.state.lock().await;
+            for (id, analysis) in results {
+                if let Some(entry) = state.outbox.iter_mut().find(|e| e.notification.id == id) {
+                    // Another notifier's round may have analysed it meanwhile: keep the first.
+                    if !entry.analysis_tried {
+                        entry.analysis_tried = true;
+                        entry.notification.analysis = analysis;
+                    }
+                }
+            }
+            for (note, _) in &mut work {
+                if let Some(entry) = state.outbox.iter().find(|e| e.notification.id == note.id) {
+                    note.analysis = entry.notification.analysis.clone();
+                }
+            }
+        } else if !to_analyze.is_empty() {
+            let mut state = self.state.lock().await;
+            for &w in &to_analyze {
+                if let Some(entry) = state
+                    .outbox
+                    .iter_mut()
+                    .find(|e| e.notification.id == work[w].0.id)
+                {
+                    entry.analysis_tried = true;
+                }
+            }
+        }
+
+        let (firings, others): (Vec<_>, Vec<_>) = work
+            .into_iter()
+            .partition(|(note, _)| note.kind == NotificationKind::Firing);
+        let mut outcomes = Vec::with_capacity(firings.len() + others.len());
+        if !firings.is_empty() {
+            let notes: Vec<Notification> = firings.into_iter().map(|(n, _)| n).collect();
+            let results = notifier.deliver_batch(&notes).await;
+            outcomes.extend(notes.into_iter().map(|n| n.id).zip(results));
+        }
+        for (note, thread) in others {
+            let result = notifier.deliver(&note, thread.as_ref()).await;
+            outcomes.push((note.id, result));
+        }
+
+        let mut report = DeliverReport::default();
+        let mut state = self.state.lock().await;
+        for (id, outcome) in outcomes {
+            match &outcome {
+                Ok(_) => report.delivered += 1,
+                Err(e) => {
+                    report.errors.push(e.to_string());
+                    match e.retry {
+                        crate::notification::Retry::Never => report.refused += 1,
+                        crate::notification::Retry::After(_) => report.retrying += 1,
+                    }
+                }
+            }
+            outbox::record(
+                &mut state,
+                &name,
+                &id,
+                outcome,
+                now,
+                &self.config.backoff,
+                jitter,
+            );
+        }
+        self.store.save(&state).await?;
+        Ok(report)
+    }
+
+    /// The earliest time notifier number `index` has something to attempt.
+    pub async fn next_due(&self, index: usize) -> Option<Time> {
+        let name = self.notifiers.get(index)?.name().to_owned();
+        outbox::next_due(&*self.state.lock().await, &name)
+    }
+}
+
+#[cfg(test)]
+mod tests;

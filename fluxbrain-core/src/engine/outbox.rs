@@ -1,0 +1,153 @@
+//! Outbox scheduling: which notifications a notifier is due to send, and what an attempt's
+//! outcome does to the state. Pure; the engine performs the sends.
+
+use std::time::Duration;
+
+use crate::notification::{DeliveryError, NotificationKind, Receipt, Retry};
+use crate::time::Time;
+
+use super::backoff::Backoff;
+use super::state::{DeadLetter, Delivery, OutboxEntry, State};
+
+/// Adds `notification` for every notifier in `notifiers`.
+pub fn enqueue(
+    state: &mut State,
+    notification: crate::notification::Notification,
+    notifiers: &[String],
+) {
+    if notifiers.is_empty() {
+        return;
+    }
+    state.outbox.push(OutboxEntry {
+        notification,
+        analysis_tried: false,
+        pending: notifiers
+            .iter()
+            .map(|n| (n.clone(), Delivery::default()))
+            .collect(),
+    });
+}
+
+/// The outbox positions `notifier` may attempt at `now`: per incident only the oldest pending
+/// one (a reminder never overtakes its firing), none while the notifier is paused.
+pub fn due(state: &State, notifier: &str, now: Time) -> Vec<usize> {
+    if let Some(until) = state.notifiers.get(notifier).and_then(|n| n.paused_until)
+        && until > now
+    {
+        return Vec::new();
+    }
+    let mut blocked = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, entry) in state.outbox.iter().enumerate() {
+        let Some(delivery) = entry.pending.get(notifier) else {
+            continue;
+        };
+        if !blocked.insert(entry.notification.incident_id.as_str()) {
+            continue;
+        }
+        if delivery.not_before.is_none_or(|t| t <= now) {
+            out.push(i);
+        }
+    }
+    out
+}
+
+/// The earliest time `notifier` has something to attempt; `None` when nothing is pending.
+pub fn next_due(state: &State, notifier: &str) -> Option<Time> {
+    let paused = state.notifiers.get(notifier).and_then(|n| n.paused_until);
+    state
+        .outbox
+        .iter()
+        .filter_map(|e| e.pending.get(notifier))
+        .map(|d| d.not_before.unwrap_or(Time::UNIX_EPOCH))
+        .min()
+        .map(|t| paused.map_or(t, |p| p.max(t)))
+}
+
+/// The receipt `notifier` got for the firing of `incident_id`, for threading.
+pub fn thread<'s>(state: &'s State, incident_id: &str, notifier: &str) -> Option<&'s Receipt> {
+    state.threads.get(incident_id)?.get(notifier)
+}
+
+/// Records the outcome of `notifier`'s attempt at the notification with `id`.
+///
+/// Success removes it from the notifier's queue (and the outbox once every notifier has it)
+/// and resets the notifier's backoff; a retryable failure pauses the notifier for the
+/// destination's `Retry-After` or the backoff delay; a permanent failure moves it to the dead
+/// letters. `jitter` ∈ `[0, 1]` is the caller's random draw.
+pub fn record(
+    state: &mut State,
+    notifier: &str,
+    id: &str,
+    outcome: Result<Receipt, DeliveryError>,
+    now: Time,
+    backoff: &Backoff,
+    jitter: f64,
+) {
+    let Some(pos) = state.outbox.iter().position(|e| e.notification.id == id) else {
+        return;
+    };
+    let health = state.notifiers.entry(notifier.to_owned()).or_default();
+    match outcome {
+        Ok(receipt) => {
+            health.failures = 0;
+            health.paused_until = None;
+            health.sent += 1;
+            let entry = &mut state.outbox[pos];
+            entry.pending.remove(notifier);
+            let note = &entry.notification;
+            if note.kind == NotificationKind::Firing {
+                state
+                    .threads
+                    .entry(note.incident_id.clone())
+                    .or_default()
+                    .insert(notifier.to_owned(), receipt);
+            }
+        }
+        Err(error) => {
+            health.failed += 1;
+            match error.retry {
+                Retry::After(retry_after) => {
+                    health.failures = health.failures.saturating_add(1);
+                    let delay =
+                        retry_after.unwrap_or_else(|| backoff.delay(health.failures, jitter));
+                    let until = later(now, delay);
+                    health.paused_until = Some(until);
+                    if let Some(delivery) = state.outbox[pos].pending.get_mut(notifier) {
+                        delivery.attempts += 1;
+                        delivery.not_before = Some(until);
+                        delivery.last_error = Some(error.message);
+                    }
+                }
+                Retry::Never => {
+                    state.outbox[pos].pending.remove(notifier);
+                    state.dead_letters.push(DeadLetter {
+                        notification_id: id.to_owned(),
+                        notifier: notifier.to_owned(),
+                        error: error.message,
+                        at: now,
+                    });
+                }
+            }
+        }
+    }
+    let entry = &state.outbox[pos];
+    if entry.pending.is_empty() {
+        let entry = state.outbox.remove(pos);
+        // The incident's last notification is out: its threads are no longer needed.
+        if matches!(entry.notification.kind, NotificationKind::Resolved(_))
+            && !state
+                .outbox
+                .iter()
+                .any(|e| e.notification.incident_id == entry.notification.incident_id)
+        {
+            state.threads.remove(&entry.notification.incident_id);
+        }
+    }
+}
+
+fn later(now: Time, delay: Duration) -> Time {
+    let seconds = i64::try_from(delay.as_secs()).unwrap_or(i64::MAX);
+    let secs = now.timestamp().as_second().saturating_add(seconds.max(1));
+    jiff::Timestamp::from_second(secs).map_or(now, Time::new)
+}

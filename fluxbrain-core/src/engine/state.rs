@@ -1,0 +1,117 @@
+//! The engine's durable state: open incidents, the outbox, per-notifier health.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::notification::{Notification, Receipt};
+use crate::policy::{IncidentKey, IncidentRecord};
+use crate::time::Time;
+
+/// The version of the persisted state format; stores refuse other versions.
+pub const STATE_VERSION: u32 = 1;
+
+/// Everything that must survive a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// [`STATE_VERSION`].
+    pub version: u32,
+    /// Open incidents by object.
+    #[serde(with = "records")]
+    pub incidents: BTreeMap<IncidentKey, IncidentRecord>,
+    /// Notifications not yet acknowledged by every notifier, oldest first.
+    pub outbox: Vec<OutboxEntry>,
+    /// Each notifier's receipts per incident id (firing receipts, for threading).
+    #[serde(default)]
+    pub threads: BTreeMap<String, BTreeMap<String, Receipt>>,
+    /// Per-notifier delivery health.
+    #[serde(default)]
+    pub notifiers: BTreeMap<String, NotifierState>,
+    /// Notifications a notifier refused for good (kept, never dropped silently).
+    #[serde(default)]
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            version: STATE_VERSION,
+            incidents: BTreeMap::new(),
+            outbox: Vec::new(),
+            threads: BTreeMap::new(),
+            notifiers: BTreeMap::new(),
+            dead_letters: Vec::new(),
+        }
+    }
+}
+
+/// A notification waiting for some notifiers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// The notification (its analysis is filled in before the first delivery).
+    pub notification: Notification,
+    /// Whether the analyzer was asked (it is asked once per notification).
+    #[serde(default)]
+    pub analysis_tried: bool,
+    /// Notifiers that have not acknowledged it yet.
+    pub pending: BTreeMap<String, Delivery>,
+}
+
+/// One notifier's attempts at one notification.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Not to be tried before this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Time>,
+    /// The last failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// A notifier's health: consecutive failures pause it (backoff per notifier).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifierState {
+    /// Consecutive retryable failures; reset by a success.
+    pub failures: u32,
+    /// No attempt before this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<Time>,
+    /// Notifications delivered.
+    pub sent: u64,
+    /// Failed attempts (retryable or not).
+    pub failed: u64,
+}
+
+/// A notification a notifier refused for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// The notification id.
+    pub notification_id: String,
+    /// The notifier.
+    pub notifier: String,
+    /// Its answer.
+    pub error: String,
+    /// When.
+    pub at: Time,
+}
+
+/// Incident records serialize as a list (their keys are inside them).
+mod records {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<IncidentKey, IncidentRecord>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(map.values())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<IncidentKey, IncidentRecord>, D::Error> {
+        let list = Vec::<IncidentRecord>::deserialize(deserializer)?;
+        Ok(list.into_iter().map(|r| (r.key.clone(), r)).collect())
+    }
+}

@@ -1,0 +1,370 @@
+//! Engine behaviour over an in-memory store and a recording notifier.
+
+use std::sync::Mutex as StdMutex;
+use std::time::Duration;
+
+use futures::executor::block_on;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::model::kind::Kind;
+use crate::notification::{DeliveryError, Resolution, Retry};
+use crate::parse::{Document, parse_document};
+
+fn t(minutes: i64) -> Time {
+    Time::new(jiff::Timestamp::from_second(1_776_000_000 + minutes * 60).unwrap())
+}
+
+fn object(kind: &str, name: &str, ready: &str, reason: &str, spec: Value, status: Value) -> Value {
+    let group = match kind {
+        "Kustomization" => "kustomize.toolkit.fluxcd.io/v1",
+        _ => "source.toolkit.fluxcd.io/v1",
+    };
+    let mut status = status;
+    status["conditions"] = json!([{
+        "type": "Ready", "status": ready, "reason": reason, "message": format!("{name} is {reason}"),
+        "lastTransitionTime": "2026-04-21T09:00:00Z"
+    }]);
+    json!({"apiVersion": group, "kind": kind, "metadata": {"name": name, "namespace": "ns"},
+           "spec": spec, "status": status})
+}
+
+fn repo(ready: &str, reason: &str) -> Value {
+    object(
+        "GitRepository",
+        "repo",
+        ready,
+        reason,
+        json!({"url": "https://git.example/r"}),
+        json!({}),
+    )
+}
+
+fn app(name: &str, ready: &str, reason: &str, revision: &str) -> Value {
+    object(
+        "Kustomization",
+        name,
+        ready,
+        reason,
+        json!({"sourceRef": {"kind": "GitRepository", "name": "repo"}}),
+        json!({"lastAttemptedRevision": revision}),
+    )
+}
+
+fn observation(values: &[Value]) -> Vec<Result<ClusterObservation, CollectError>> {
+    let mut snapshot = crate::model::snapshot::Snapshot::new("c");
+    for value in values {
+        for doc in parse_document(value, &mut Vec::new()) {
+            if let Ok(Document::Object(o)) = doc {
+                snapshot.objects.push(o);
+            }
+        }
+    }
+    vec![Ok(ClusterObservation {
+        snapshot,
+        unobserved: vec![],
+    })]
+}
+
+/// Records what it is asked to send; fails while `failing` says so.
+#[derive(Debug, Default)]
+struct Recorder {
+    sent: StdMutex<Vec<(String, Option<String>)>>,
+    failing: StdMutex<Option<Retry>>,
+}
+
+#[async_trait::async_trait]
+impl Notifier for Recorder {
+    fn name(&self) -> &str {
+        "recorder"
+    }
+
+    async fn deliver(
+        &self,
+        note: &Notification,
+        thread: Option<&Receipt>,
+    ) -> Result<Receipt, DeliveryError> {
+        if let Some(retry) = *self.failing.lock().unwrap() {
+            return Err(DeliveryError {
+                notifier: "recorder".into(),
+                message: "down".into(),
+                retry,
+            });
+        }
+        self.sent
+            .lock()
+            .unwrap()
+            .push((note.id.clone(), thread.and_then(|t| t.reference.clone())));
+        Ok(Receipt {
+            reference: Some(format!("ts-{}", note.incident_id)),
+        })
+    }
+}
+
+fn start(recorder: Arc<Recorder>, store: Arc<MemoryStore>) -> Engine {
+    block_on(Engine::start(
+        store,
+        vec![recorder],
+        None,
+        EngineConfig::default(),
+    ))
+    .unwrap()
+}
+
+fn kinds(notes: &[Notification]) -> Vec<(String, NotificationKind)> {
+    notes
+        .iter()
+        .map(|n| (n.event.metadata.name.clone(), n.kind))
+        .collect()
+}
+
+#[test]
+fn fires_reminds_and_resolves_once_each() {
+    let recorder = Arc::new(Recorder::default());
+    let store = Arc::new(MemoryStore::new());
+    let engine = start(recorder.clone(), store.clone());
+    let failing = observation(&[
+        repo("True", "Succeeded"),
+        app("a", "False", "BuildFailed", "r1"),
+    ]);
+
+    let first = block_on(engine.observe(&failing, t(0))).unwrap();
+    assert_eq!(
+        kinds(&first.notifications),
+        [("a".into(), NotificationKind::Firing)]
+    );
+    assert_eq!(block_on(engine.deliver(0, t(0), 0.5)).unwrap().delivered, 1);
+
+    // Same failure a little later: quiet. Four hours later: one reminder, in the thread.
+    assert!(
+        block_on(engine.observe(&failing, t(60)))
+            .unwrap()
+            .notifications
+            .is_empty()
+    );
+    let remind = block_on(engine.observe(&failing, t(240))).unwrap();
+    assert_eq!(
+        kinds(&remind.notifications),
+        [("a".into(), NotificationKind::Reminder)]
+    );
+    assert_eq!(remind.notifications[0].occurrence, 2);
+    assert!(
+        block_on(engine.observe(&failing, t(241)))
+            .unwrap()
+            .notifications
+            .is_empty()
+    );
+    block_on(engine.deliver(0, t(241), 0.5)).unwrap();
+
+    // Progressing keeps it open; healthy resolves it.
+    let progressing = observation(&[
+        repo("True", "Succeeded"),
+        app("a", "Unknown", "Progressing", "r1"),
+    ]);
+    assert!(
+        block_on(engine.observe(&progressing, t(250)))
+            .unwrap()
+            .notifications
+            .is_empty()
+    );
+    let healthy = observation(&[
+        repo("True", "Succeeded"),
+        app("a", "True", "ReconciliationSucceeded", "r1"),
+    ]);
+    let resolved = block_on(engine.observe(&healthy, t(260))).unwrap();
+    assert_eq!(
+        kinds(&resolved.notifications),
+        [(
+            "a".into(),
+            NotificationKind::Resolved(Resolution::Recovered)
+        )]
+    );
+    block_on(engine.deliver(0, t(260), 0.5)).unwrap();
+
+    let sent = recorder.sent.lock().unwrap().clone();
+    let id = &first.notifications[0].incident_id;
+    assert_eq!(
+        sent,
+        [
+            (format!("{id}:firing:1"), None),
+            (format!("{id}:reminder:2"), Some(format!("ts-{id}"))),
+            (format!("{id}:resolved:2"), Some(format!("ts-{id}"))),
+        ]
+    );
+    let state = block_on(store.load()).unwrap().unwrap();
+    assert!(state.incidents.is_empty() && state.outbox.is_empty() && state.threads.is_empty());
+}
+
+#[test]
+fn a_failing_source_folds_its_dependents_into_one_message() {
+    let recorder = Arc::new(Recorder::default());
+    let engine = start(recorder.clone(), Arc::new(MemoryStore::new()));
+    let broken = observation(&[
+        repo("False", "GitOperationFailed"),
+        app("a", "False", "ArtifactFailed", "r1"),
+        app("b", "False", "ArtifactFailed", "r1"),
+    ]);
+    let report = block_on(engine.observe(&broken, t(0))).unwrap();
+    assert_eq!(
+        kinds(&report.notifications),
+        [("repo".into(), NotificationKind::Firing)]
+    );
+    let affected: Vec<&str> = report.notifications[0]
+        .affected
+        .iter()
+        .map(|a| a.key.as_str())
+        .collect();
+    assert_eq!(affected, ["Kustomization/ns/a", "Kustomization/ns/b"]);
+    assert_eq!(block_on(engine.state()).incidents.len(), 3);
+
+    // The source recovers while `a` still fails: the source resolves, `a` fires on its own,
+    // `b` (healthy now) resolves silently.
+    let partly = observation(&[
+        repo("True", "Succeeded"),
+        app("a", "False", "ArtifactFailed", "r1"),
+        app("b", "True", "ReconciliationSucceeded", "r1"),
+    ]);
+    let report = block_on(engine.observe(&partly, t(5))).unwrap();
+    assert_eq!(
+        kinds(&report.notifications),
+        [
+            (
+                "repo".into(),
+                NotificationKind::Resolved(Resolution::Recovered)
+            ),
+            ("a".into(), NotificationKind::Firing),
+        ]
+    );
+    assert_eq!(
+        report.notifications[0].affected.len(),
+        1,
+        "b is gone, a is still affected"
+    );
+}
+
+#[test]
+fn a_new_reason_supersedes() {
+    let engine = start(Arc::new(Recorder::default()), Arc::new(MemoryStore::new()));
+    block_on(engine.observe(
+        &observation(&[app("a", "False", "BuildFailed", "r1")]),
+        t(0),
+    ))
+    .unwrap();
+    let next = block_on(engine.observe(
+        &observation(&[app("a", "False", "BuildFailed", "r2")]),
+        t(1),
+    ))
+    .unwrap();
+    assert_eq!(
+        kinds(&next.notifications),
+        [
+            (
+                "a".into(),
+                NotificationKind::Resolved(Resolution::Superseded)
+            ),
+            ("a".into(), NotificationKind::Firing),
+        ]
+    );
+    assert_ne!(
+        next.notifications[0].incident_id,
+        next.notifications[1].incident_id
+    );
+}
+
+#[test]
+fn deletion_needs_a_full_read() {
+    let engine = start(Arc::new(Recorder::default()), Arc::new(MemoryStore::new()));
+    block_on(engine.observe(
+        &observation(&[app("a", "False", "BuildFailed", "r1")]),
+        t(0),
+    ))
+    .unwrap();
+    // The cluster could not be read: nothing resolves.
+    let failed = vec![Err(CollectError {
+        cluster: "c".into(),
+        message: "unreachable".into(),
+    })];
+    let report = block_on(engine.observe(&failed, t(1))).unwrap();
+    assert!(report.notifications.is_empty());
+    assert_eq!(report.failed_clusters.len(), 1);
+    // Kustomizations could not be listed: nothing resolves either.
+    let mut partial = observation(&[]);
+    if let Ok(o) = &mut partial[0] {
+        o.unobserved.push(Kind::Kustomization);
+    }
+    assert!(
+        block_on(engine.observe(&partial, t(2)))
+            .unwrap()
+            .notifications
+            .is_empty()
+    );
+    // Read in full and gone: deleted.
+    let gone = block_on(engine.observe(&observation(&[]), t(3))).unwrap();
+    assert_eq!(
+        kinds(&gone.notifications),
+        [("a".into(), NotificationKind::Resolved(Resolution::Deleted))]
+    );
+}
+
+#[test]
+fn failures_back_off_and_nothing_is_lost() {
+    let recorder = Arc::new(Recorder::default());
+    let store = Arc::new(MemoryStore::new());
+    let engine = start(recorder.clone(), store.clone());
+    *recorder.failing.lock().unwrap() = Some(Retry::After(None));
+    block_on(engine.observe(
+        &observation(&[app("a", "False", "BuildFailed", "r1")]),
+        t(0),
+    ))
+    .unwrap();
+    let report = block_on(engine.deliver(0, t(0), 1.0)).unwrap();
+    assert_eq!(report.retrying, 1);
+    // Paused for 30 s: nothing due at +10 s.
+    assert_eq!(block_on(engine.next_due(0)), Some(t(0).add_seconds(30)));
+    assert_eq!(
+        block_on(engine.deliver(0, t(0).add_seconds(10), 1.0)).unwrap(),
+        DeliverReport::default()
+    );
+    // A restart with the destination back: the outbox survives and delivers once.
+    *recorder.failing.lock().unwrap() = None;
+    drop(engine);
+    let engine = start(recorder.clone(), store);
+    assert_eq!(block_on(engine.deliver(0, t(1), 1.0)).unwrap().delivered, 1);
+    assert_eq!(block_on(engine.deliver(0, t(2), 1.0)).unwrap().delivered, 0);
+    assert_eq!(recorder.sent.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn retry_after_is_honoured_and_refusals_are_kept() {
+    let recorder = Arc::new(Recorder::default());
+    let engine = start(recorder.clone(), Arc::new(MemoryStore::new()));
+    *recorder.failing.lock().unwrap() = Some(Retry::After(Some(Duration::from_secs(120))));
+    block_on(engine.observe(
+        &observation(&[app("a", "False", "BuildFailed", "r1")]),
+        t(0),
+    ))
+    .unwrap();
+    block_on(engine.deliver(0, t(0), 0.0)).unwrap();
+    assert_eq!(block_on(engine.next_due(0)), Some(t(2)));
+    *recorder.failing.lock().unwrap() = Some(Retry::Never);
+    let report = block_on(engine.deliver(0, t(2), 0.0)).unwrap();
+    assert_eq!(report.refused, 1);
+    let state = block_on(engine.state());
+    assert!(state.outbox.is_empty());
+    assert_eq!(state.dead_letters.len(), 1);
+    assert_eq!(state.dead_letters[0].notifier, "recorder");
+}
+
+#[test]
+fn memory_store_conformance() {
+    #[cfg(feature = "conformance")]
+    block_on(conformance::run(&MemoryStore::new()));
+    let state = State::default();
+    assert_eq!(decode(&encode(&state)), Ok(state));
+    assert!(
+        decode(br#"{"version": 99}"#)
+            .unwrap_err()
+            .contains("version 99")
+    );
+    assert!(decode(b"{").is_err());
+}

@@ -1,0 +1,321 @@
+//! The per-object decision.
+
+use std::time::Duration;
+
+use crate::fingerprint::Fingerprint;
+use crate::model::health::Health;
+use crate::notification::Resolution;
+use crate::time::Time;
+
+use super::incident::{IncidentKey, IncidentRecord};
+
+/// Policy settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyConfig {
+    /// How often an open incident is reminded; `None` never.
+    pub remind_every: Option<Duration>,
+}
+
+impl Default for PolicyConfig {
+    /// Reminders every 4 hours, as the Go fluxbrain.
+    fn default() -> Self {
+        PolicyConfig {
+            remind_every: Some(Duration::from_secs(4 * 3600)),
+        }
+    }
+}
+
+/// What was observed of one object in one cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// Its health.
+    pub health: Health,
+    /// Its fingerprint, when failing.
+    pub fingerprint: Option<Fingerprint>,
+    /// The failing upstream to fold into: the root of its chain of failing declared links,
+    /// when that root has no failing upstream itself.
+    pub fold_into: Option<IncidentKey>,
+}
+
+/// What happens to one object's incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Decision {
+    /// Nothing to say.
+    Quiet,
+    /// A new incident, announced on its own.
+    Fire,
+    /// A new (or folded) incident that its failing upstream announces; nothing of its own.
+    Fold(IncidentKey),
+    /// The open incident, folded until now, has lost its failing upstream: it fires on its own.
+    Unfold,
+    /// The open incident is due a reminder.
+    Remind,
+    /// The object fails differently: the open incident resolves as superseded and a new one
+    /// opens (on its own, or folded into `fold_into`).
+    Supersede {
+        /// Where the new incident folds into, if anywhere.
+        fold_into: Option<IncidentKey>,
+    },
+    /// The open incident ends.
+    Resolve(Resolution),
+}
+
+/// Decides from state alone: same inputs, same answer. `seen` is `None` when the object is
+/// gone from a cluster that was fully observed.
+pub fn decide(
+    open: Option<&IncidentRecord>,
+    seen: Option<&Observed>,
+    now: Time,
+    config: &PolicyConfig,
+) -> Decision {
+    let Some(incident) = open else {
+        return match seen {
+            Some(seen) if seen.health == Health::Failing => match &seen.fold_into {
+                Some(root) => Decision::Fold(root.clone()),
+                None => Decision::Fire,
+            },
+            _ => Decision::Quiet,
+        };
+    };
+    let Some(seen) = seen else {
+        return Decision::Resolve(Resolution::Deleted);
+    };
+    match seen.health {
+        Health::Healthy => Decision::Resolve(Resolution::Recovered),
+        Health::Suspended => Decision::Resolve(Resolution::Suspended),
+        // Flux retries: the incident stays open until the object is healthy.
+        Health::Progressing | Health::Unknown => Decision::Quiet,
+        Health::Failing if seen.fingerprint != Some(incident.fingerprint) => Decision::Supersede {
+            fold_into: seen.fold_into.clone(),
+        },
+        Health::Failing => match (&incident.folded_into, &seen.fold_into) {
+            (Some(_), None) => Decision::Unfold,
+            (Some(was), Some(now_root)) if was != now_root => Decision::Fold(now_root.clone()),
+            (Some(_), Some(_)) => Decision::Quiet,
+            // An incident that fired on its own stays its own, even if its source fails later.
+            (None, _) => match config.remind_every {
+                Some(every) if !every.is_zero() && due(incident.last_notified, every, now) => {
+                    Decision::Remind
+                }
+                _ => Decision::Quiet,
+            },
+        },
+    }
+}
+
+fn due(last: Time, every: Duration, now: Time) -> bool {
+    let elapsed = now.timestamp().as_second() - last.timestamp().as_second();
+    u64::try_from(elapsed).is_ok_and(|elapsed| elapsed >= every.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::errorbrain::*;
+    use crate::fingerprint::FingerprintInput;
+
+    pub(crate) fn fp(reason: &str) -> Fingerprint {
+        Fingerprint::of(&FingerprintInput {
+            cluster: "c",
+            namespace: "n",
+            kind: "Kustomization",
+            name: "a",
+            reason,
+            revision: "",
+        })
+    }
+
+    fn t(s: i64) -> Time {
+        Time::new(jiff::Timestamp::from_second(1_776_000_000 + s).unwrap())
+    }
+
+    fn key(name: &str) -> IncidentKey {
+        IncidentKey {
+            cluster: "c".into(),
+            kind: "Kustomization".into(),
+            namespace: "n".into(),
+            name: name.into(),
+        }
+    }
+
+    fn record(folded_into: Option<IncidentKey>) -> IncidentRecord {
+        IncidentRecord {
+            key: key("a"),
+            id: "id".into(),
+            fingerprint: fp("BuildFailed"),
+            reason: "BuildFailed".into(),
+            started: t(0),
+            last_notified: t(0),
+            occurrence: 1,
+            fired: folded_into.is_none(),
+            folded_into,
+            event: ErrorEvent {
+                id: "id".into(),
+                timestamp: t(0),
+                source: EventSource {
+                    language: Language::Other,
+                    name: "kustomize-controller".into(),
+                    version: None,
+                    environment: None,
+                    hostname: None,
+                    tags: vec![],
+                },
+                message: String::new(),
+                error_type: None,
+                severity: None,
+                metadata: FluxMetadata {
+                    cluster: "c".into(),
+                    namespace: "n".into(),
+                    kind: "Kustomization".into(),
+                    name: "a".into(),
+                    api_version: "kustomize.toolkit.fluxcd.io/v1".into(),
+                    uid: None,
+                    generation: None,
+                    observed_generation: None,
+                    suspended: false,
+                    revision: RevisionFacts::default(),
+                    source: None,
+                    depends_on: vec![],
+                    conditions: vec![],
+                    inventory_count: None,
+                    fingerprint: fp("BuildFailed"),
+                    incident: IncidentFacts {
+                        started: t(0),
+                        occurrence: 1,
+                    },
+                    upstream: None,
+                    fluxbrain_version: String::new(),
+                },
+                evidence: vec![],
+            },
+        }
+    }
+
+    fn failing(reason: &str, fold_into: Option<IncidentKey>) -> Observed {
+        Observed {
+            health: Health::Failing,
+            fingerprint: Some(fp(reason)),
+            fold_into,
+        }
+    }
+
+    fn health(health: Health) -> Observed {
+        Observed {
+            health,
+            fingerprint: None,
+            fold_into: None,
+        }
+    }
+
+    #[test]
+    fn table() {
+        let cfg = PolicyConfig::default();
+        let own = record(None);
+        let folded = record(Some(key("root")));
+        let four_hours = 4 * 3600;
+        let cases: Vec<(Option<&IncidentRecord>, Option<Observed>, i64, Decision)> = vec![
+            (None, Some(failing("BuildFailed", None)), 0, Decision::Fire),
+            (
+                None,
+                Some(failing("BuildFailed", Some(key("root")))),
+                0,
+                Decision::Fold(key("root")),
+            ),
+            (None, Some(health(Health::Healthy)), 0, Decision::Quiet),
+            (None, None, 0, Decision::Quiet),
+            (
+                Some(&own),
+                Some(failing("BuildFailed", None)),
+                four_hours - 1,
+                Decision::Quiet,
+            ),
+            (
+                Some(&own),
+                Some(failing("BuildFailed", None)),
+                four_hours,
+                Decision::Remind,
+            ),
+            (
+                Some(&own),
+                Some(failing("BuildFailed", Some(key("root")))),
+                60,
+                Decision::Quiet,
+            ),
+            (
+                Some(&own),
+                Some(failing("HealthCheckFailed", None)),
+                60,
+                Decision::Supersede { fold_into: None },
+            ),
+            (
+                Some(&own),
+                Some(health(Health::Progressing)),
+                60,
+                Decision::Quiet,
+            ),
+            (
+                Some(&own),
+                Some(health(Health::Unknown)),
+                60,
+                Decision::Quiet,
+            ),
+            (
+                Some(&own),
+                Some(health(Health::Healthy)),
+                60,
+                Decision::Resolve(Resolution::Recovered),
+            ),
+            (
+                Some(&own),
+                Some(health(Health::Suspended)),
+                60,
+                Decision::Resolve(Resolution::Suspended),
+            ),
+            (Some(&own), None, 60, Decision::Resolve(Resolution::Deleted)),
+            (
+                Some(&folded),
+                Some(failing("BuildFailed", Some(key("root")))),
+                four_hours * 2,
+                Decision::Quiet,
+            ),
+            (
+                Some(&folded),
+                Some(failing("BuildFailed", None)),
+                60,
+                Decision::Unfold,
+            ),
+            (
+                Some(&folded),
+                Some(failing("BuildFailed", Some(key("other")))),
+                60,
+                Decision::Fold(key("other")),
+            ),
+        ];
+        for (open, seen, at, want) in cases {
+            assert_eq!(
+                decide(open, seen.as_ref(), t(at), &cfg),
+                want,
+                "{open:?} {seen:?} at {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn zero_interval_never_reminds() {
+        let cfg = PolicyConfig {
+            remind_every: Some(Duration::ZERO),
+        };
+        let own = record(None);
+        let seen = failing("BuildFailed", None);
+        assert_eq!(
+            decide(Some(&own), Some(&seen), t(1_000_000), &cfg),
+            Decision::Quiet
+        );
+        let never = PolicyConfig { remind_every: None };
+        assert_eq!(
+            decide(Some(&own), Some(&seen), t(1_000_000), &never),
+            Decision::Quiet
+        );
+    }
+}

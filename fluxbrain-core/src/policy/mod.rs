@@ -1,0 +1,17 @@
+//! The incident policy (DESIGN.md section 10): pure, decided from state alone.
+//!
+//! Per object, [`decide`] compares the open incident (if any) with what was just observed and
+//! says what happens: fire, fold into a failing upstream, remind, supersede, resolve, or
+//! nothing. [`plan`] applies the decisions of one cycle to the incident records and says which
+//! notifications are due. Nothing here sends or stores anything; the caller owns the clock.
+
+mod decide;
+mod incident;
+mod plan;
+
+pub use decide::{Decision, Observed, PolicyConfig, decide};
+pub use incident::{IncidentKey, IncidentRecord};
+pub use plan::{Due, Plan, plan};
+
+#[cfg(test)]
+mod tests;
