@@ -1,0 +1,19 @@
+//! fluxbrain-notify against local HTTP servers: every call's method, path, headers and body.
+
+#[path = "notify/support.rs"]
+mod support;
+
+#[path = "notify/config.rs"]
+mod config;
+#[path = "notify/errorbrain.rs"]
+mod errorbrain;
+#[path = "notify/failures.rs"]
+mod failures;
+#[path = "notify/github.rs"]
+mod github;
+#[path = "notify/secrets.rs"]
+mod secrets;
+#[path = "notify/slack.rs"]
+mod slack;
+#[path = "notify/webhook.rs"]
+mod webhook;
