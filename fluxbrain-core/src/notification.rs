@@ -182,14 +182,17 @@ pub trait Notifier: Send + Sync + fmt::Debug {
         thread: Option<&Receipt>,
     ) -> Result<Receipt, DeliveryError>;
 
-    /// Sends the firings of one cycle together. The default delivers them one by one; a
-    /// notifier may fold a burst into one message (Slack's summary of more than 10 firings).
-    async fn deliver_batch(&self, notes: &[Notification]) -> Vec<Result<Receipt, DeliveryError>> {
-        let mut out = Vec::with_capacity(notes.len());
-        for note in notes {
-            out.push(self.deliver(note, None).await);
-        }
-        out
+    /// Folds the firings of one cycle into one message, when the notifier does that (Slack's
+    /// summary of more than 10 firings for one cluster): one result per note, in order.
+    ///
+    /// `None` (the default) means "deliver them one by one" and must send nothing. The engine
+    /// saves acknowledgements after each message, so a crash repeats at most one message.
+    async fn deliver_batch(
+        &self,
+        notes: &[Notification],
+    ) -> Option<Vec<Result<Receipt, DeliveryError>>> {
+        let _ = notes;
+        None
     }
 }
 

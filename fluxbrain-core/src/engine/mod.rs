@@ -276,18 +276,40 @@ impl Engine {
         let (firings, others): (Vec<_>, Vec<_>) = work
             .into_iter()
             .partition(|(note, _)| note.kind == NotificationKind::Firing);
-        let mut outcomes = Vec::with_capacity(firings.len() + others.len());
-        if !firings.is_empty() {
-            let notes: Vec<Notification> = firings.into_iter().map(|(n, _)| n).collect();
-            let results = notifier.deliver_batch(&notes).await;
-            outcomes.extend(notes.into_iter().map(|n| n.id).zip(results));
-        }
-        for (note, thread) in others {
-            let result = notifier.deliver(&note, thread.as_ref()).await;
-            outcomes.push((note.id, result));
-        }
-
         let mut report = DeliverReport::default();
+        let mut one_by_one = others;
+        if firings.len() > 1 {
+            let notes: Vec<Notification> = firings.iter().map(|(n, _)| n.clone()).collect();
+            match notifier.deliver_batch(&notes).await {
+                Some(results) => {
+                    let outcomes = notes.into_iter().map(|n| n.id).zip(results).collect();
+                    self.record(&name, outcomes, now, jitter, &mut report)
+                        .await?;
+                }
+                None => {
+                    one_by_one.splice(0..0, firings);
+                }
+            }
+        } else {
+            one_by_one.splice(0..0, firings);
+        }
+        // One message, one saved acknowledgement: a crash repeats at most one message.
+        for (note, thread) in one_by_one {
+            let result = notifier.deliver(&note, thread.as_ref()).await;
+            self.record(&name, vec![(note.id, result)], now, jitter, &mut report)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    async fn record(
+        &self,
+        notifier: &str,
+        outcomes: Vec<(String, Result<Receipt, crate::notification::DeliveryError>)>,
+        now: Time,
+        jitter: f64,
+        report: &mut DeliverReport,
+    ) -> Result<(), StoreError> {
         let mut state = self.state.lock().await;
         for (id, outcome) in outcomes {
             match &outcome {
@@ -302,7 +324,7 @@ impl Engine {
             }
             outbox::record(
                 &mut state,
-                &name,
+                notifier,
                 &id,
                 outcome,
                 now,
@@ -310,8 +332,7 @@ impl Engine {
                 jitter,
             );
         }
-        self.store.save(&state).await?;
-        Ok(report)
+        self.store.save(&state).await
     }
 
     /// The earliest time notifier number `index` has something to attempt.
@@ -323,3 +344,6 @@ impl Engine {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod crash_tests;
