@@ -443,18 +443,26 @@ impl Notifier for SlackNotifier {
         }
     }
 
-    async fn deliver_batch(&self, notes: &[Notification]) -> Vec<Result<Receipt, DeliveryError>> {
+    /// Folds a burst: `None` (nothing sent) unless some cluster has more than
+    /// [`SlackConfig::summary_threshold`] firings. Then each such cluster gets one summary
+    /// message, shared by its notes' results, and the remaining notes of the batch are
+    /// delivered one by one here, since the answer must cover every note.
+    async fn deliver_batch(
+        &self,
+        notes: &[Notification],
+    ) -> Option<Vec<Result<Receipt, DeliveryError>>> {
         let mut firings: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, note) in notes.iter().enumerate() {
             if note.kind == NotificationKind::Firing {
                 firings.entry(note.cluster()).or_default().push(i);
             }
         }
+        firings.retain(|_, indices| indices.len() > self.config.summary_threshold);
+        if firings.is_empty() {
+            return None;
+        }
         let mut results: Vec<Option<Result<Receipt, DeliveryError>>> = vec![None; notes.len()];
         for (cluster, indices) in firings {
-            if indices.len() <= self.config.summary_threshold {
-                continue;
-            }
             let burst: Vec<&Notification> = indices.iter().filter_map(|&i| notes.get(i)).collect();
             let outcome = self.deliver_summary(cluster, &burst).await.map_err(|e| {
                 tracing::warn!(notifier = NAME, %cluster, error = %e, "summary delivery failed");
@@ -473,7 +481,7 @@ impl Notifier for SlackNotifier {
                 None => self.deliver(note, None).await,
             });
         }
-        out
+        Some(out)
     }
 }
 

@@ -1,1 +1,518 @@
-//! placeholder
+//! The Slack notifier: Block Kit bodies, threading across restarts, updates, bursts, errors.
+
+use std::time::Duration;
+
+use fluxbrain_core::{Notification, NotificationKind, Notifier, Receipt, Resolution, Retry};
+use fluxbrain_notify::{Secret, SecretUrl, SlackConfig, SlackNotifier};
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::support::{affected, event, json, note, note_for, with_verdict};
+
+const TOKEN: &str = "xoxb-1111-2222-slacktokensecret";
+
+fn bot(server: &MockServer) -> SlackNotifier {
+    let api = SecretUrl::parse(&format!("{}/api", server.uri())).unwrap();
+    SlackNotifier::new(SlackConfig::bot(Secret::new(TOKEN), "#flux-alerts", api)).unwrap()
+}
+
+fn hook(server: &MockServer) -> SlackNotifier {
+    let url = SecretUrl::parse(&format!("{}/services/T000/B000/hooksecret", server.uri())).unwrap();
+    SlackNotifier::new(SlackConfig::webhook(url)).unwrap()
+}
+
+fn ok(channel: &str, ts: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"ok": true, "channel": channel, "ts": ts}))
+}
+
+async fn mount_api(server: &MockServer, operation: &str, response: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .and(path(format!("/api/{operation}")))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(header("content-type", "application/json; charset=utf-8"))
+        .respond_with(response)
+        .mount(server)
+        .await;
+}
+
+/// Every text in the blocks, checked against Slack's limits on the way.
+fn texts(body: &Value) -> Vec<String> {
+    let blocks = body["blocks"].as_array().unwrap();
+    assert!(blocks.len() <= 50);
+    let mut out = Vec::new();
+    let len = |s: &str| s.encode_utf16().count();
+    for b in blocks {
+        match b["type"].as_str().unwrap() {
+            "header" => {
+                let t = b["text"]["text"].as_str().unwrap();
+                assert!(len(t) <= 150, "{t}");
+                assert_eq!(b["text"]["type"], "plain_text");
+                out.push(t.to_owned());
+            }
+            "section" => {
+                if let Some(t) = b["text"]["text"].as_str() {
+                    assert!(len(t) <= 3000, "{}", len(t));
+                    out.push(t.to_owned());
+                }
+                if let Some(fields) = b["fields"].as_array() {
+                    assert!(fields.len() <= 10);
+                    for f in fields {
+                        let t = f["text"].as_str().unwrap();
+                        assert!(len(t) <= 2000);
+                        out.push(t.to_owned());
+                    }
+                }
+            }
+            "context" => {
+                for e in b["elements"].as_array().unwrap() {
+                    out.push(e["text"].as_str().unwrap().to_owned());
+                }
+            }
+            "divider" => {}
+            other => panic!("unexpected block {other}"),
+        }
+    }
+    out
+}
+
+fn requests_to<'a>(all: &'a [Request], p: &str) -> Vec<&'a Request> {
+    all.iter().filter(|r| r.url.path() == p).collect()
+}
+
+#[tokio::test]
+async fn bot_firing_is_one_block_kit_message_with_the_facts() {
+    let server = MockServer::start().await;
+    mount_api(
+        &server,
+        "chat.postMessage",
+        ok("C0FLUX", "1714000000.000100"),
+    )
+    .await;
+    let mut n = with_verdict(note(NotificationKind::Firing, 1));
+    n.affected = affected();
+    let receipt = bot(&server).deliver(&n, None).await.unwrap();
+    assert_eq!(
+        receipt.reference.as_deref(),
+        Some("C0FLUX:1714000000.000100")
+    );
+
+    let all = server.received_requests().await.unwrap();
+    assert_eq!(all.len(), 1);
+    let body = json(&all[0]);
+    assert_eq!(body["channel"], "#flux-alerts");
+    assert!(body.get("thread_ts").is_none());
+    assert_eq!(body["unfurl_links"], false);
+    let m = &n.event.metadata;
+    let object = format!("{} {}/{}", m.kind, m.namespace, m.name);
+    assert_eq!(
+        body["text"],
+        format!(":red_circle: {object} failing on prod")
+    );
+    let all_text = texts(&body).join("\n");
+    assert!(all_text.contains(&format!("`{object}`")), "{all_text}");
+    assert!(all_text.contains("*Cluster*\n`prod`"));
+    assert!(all_text.contains(&format!("`{}`", n.event.error_type.as_deref().unwrap())));
+    let source = m.source.as_ref().unwrap();
+    assert!(all_text.contains(&format!(
+        "*Source* `{} {}/{}`",
+        source.kind, source.namespace, source.name
+    )));
+    assert!(all_text.contains(
+        "*Downstream objects affected* (2)\n• `HelmRelease/shop/cart` — `DependencyNotReady`"
+    ));
+    assert!(all_text.contains(&m.fingerprint.to_string()));
+    // errorbrain's analysis is there, and labelled as errorbrain's.
+    assert!(all_text.contains("*errorbrain's analysis*\n_Generated by errorbrain"));
+    assert!(all_text.contains("*Hypothesis:* CrashLoop: Missing required Kubernetes Secret"));
+    assert!(all_text.contains("(confidence 85%)"));
+    // The message, escaped, in a code block.
+    let first_line = n
+        .event
+        .message
+        .lines()
+        .next()
+        .unwrap()
+        .replace('>', "&gt;")
+        .replace('<', "&lt;");
+    assert!(
+        all_text.contains(&format!(
+            "*Message*\n```{}",
+            &first_line[..first_line.len().min(40)]
+        )),
+        "{all_text}"
+    );
+}
+
+#[tokio::test]
+async fn reminders_and_resolution_thread_after_a_restart() {
+    let server = MockServer::start().await;
+    mount_api(
+        &server,
+        "chat.postMessage",
+        ok("C0FLUX", "1714000000.000100"),
+    )
+    .await;
+    mount_api(&server, "chat.update", ok("C0FLUX", "1714000000.000100")).await;
+
+    let firing = note(NotificationKind::Firing, 1);
+    let receipt = bot(&server).deliver(&firing, None).await.unwrap();
+    // The process restarts: a new notifier, and the receipt back from the state store.
+    let stored: Receipt = serde_json::from_str(&serde_json::to_string(&receipt).unwrap()).unwrap();
+    let restarted = bot(&server);
+
+    let reminder = note(NotificationKind::Reminder, 2);
+    let r = restarted.deliver(&reminder, Some(&stored)).await.unwrap();
+    assert_eq!(r, receipt);
+    let resolved = note(NotificationKind::Resolved(Resolution::Recovered), 2);
+    restarted.deliver(&resolved, Some(&stored)).await.unwrap();
+
+    let all = server.received_requests().await.unwrap();
+    let paths: Vec<&str> = all.iter().map(|r| r.url.path()).collect();
+    // Update before the reply, so a retried resolution never replies twice.
+    assert_eq!(
+        paths,
+        [
+            "/api/chat.postMessage",
+            "/api/chat.postMessage",
+            "/api/chat.update",
+            "/api/chat.postMessage"
+        ]
+    );
+    let reply = json(&all[1]);
+    assert_eq!(
+        reply["channel"], "C0FLUX",
+        "replies go to the channel id of the receipt"
+    );
+    assert_eq!(reply["thread_ts"], "1714000000.000100");
+    let text = texts(&reply).join("\n");
+    assert!(
+        text.starts_with("*Still failing* (reminder 1) as of 2026-04-21T09:30:00Z"),
+        "{text}"
+    );
+
+    let update = json(&all[2]);
+    assert_eq!(update["channel"], "C0FLUX");
+    assert_eq!(update["ts"], "1714000000.000100");
+    assert!(update.get("thread_ts").is_none());
+    assert!(
+        update["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(":white_check_mark: Resolved (recovered): ")
+    );
+    assert!(
+        texts(&update)
+            .join("\n")
+            .contains("*Status*\nresolved (recovered) at 2026-04-21T09:30:00Z")
+    );
+
+    let last = json(&all[3]);
+    assert_eq!(last["thread_ts"], "1714000000.000100");
+    assert!(
+        texts(&last)[0].starts_with(
+            "*Resolved (recovered)* at 2026-04-21T09:30:00Z: the object is Ready again."
+        )
+    );
+}
+
+#[tokio::test]
+async fn an_uneditable_first_message_still_gets_the_reply() {
+    let server = MockServer::start().await;
+    mount_api(
+        &server,
+        "chat.update",
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"ok": false, "error": "message_not_found"})),
+    )
+    .await;
+    mount_api(
+        &server,
+        "chat.postMessage",
+        ok("C0FLUX", "1714000000.000200"),
+    )
+    .await;
+    let thread = Receipt {
+        reference: Some("C0FLUX:1714000000.000100".into()),
+    };
+    let resolved = note(NotificationKind::Resolved(Resolution::Deleted), 1);
+    bot(&server)
+        .deliver(&resolved, Some(&thread))
+        .await
+        .unwrap();
+    let all = server.received_requests().await.unwrap();
+    assert_eq!(requests_to(&all, "/api/chat.update").len(), 1);
+    assert_eq!(requests_to(&all, "/api/chat.postMessage").len(), 1);
+}
+
+#[tokio::test]
+async fn a_rate_limited_update_is_retried_whole() {
+    let server = MockServer::start().await;
+    mount_api(
+        &server,
+        "chat.update",
+        ResponseTemplate::new(200)
+            .insert_header("retry-after", "30")
+            .set_body_json(json!({"ok": false, "error": "ratelimited"})),
+    )
+    .await;
+    let thread = Receipt {
+        reference: Some("C0FLUX:1714000000.000100".into()),
+    };
+    let resolved = note(NotificationKind::Resolved(Resolution::Recovered), 1);
+    let err = bot(&server)
+        .deliver(&resolved, Some(&thread))
+        .await
+        .unwrap_err();
+    assert_eq!(err.retry, Retry::After(Some(Duration::from_secs(30))));
+    assert_eq!(
+        err.message,
+        "127.0.0.1 refused chat.update: ratelimited".replace("127.0.0.1", &host(&server))
+    );
+    // No reply was posted: the retry will update, then reply once.
+    assert!(
+        requests_to(
+            &server.received_requests().await.unwrap(),
+            "/api/chat.postMessage"
+        )
+        .is_empty()
+    );
+}
+
+fn host(server: &MockServer) -> String {
+    server.uri().trim_start_matches("http://").to_owned()
+}
+
+#[tokio::test]
+async fn web_api_errors_are_classified() {
+    let cases: [(ResponseTemplate, Retry, &str); 5] = [
+        (
+            ResponseTemplate::new(200).set_body_json(json!({"ok": false, "error": "invalid_auth"})),
+            Retry::Never,
+            "refused chat.postMessage: invalid_auth",
+        ),
+        (
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "channel_not_found"})),
+            Retry::Never,
+            "refused chat.postMessage: channel_not_found",
+        ),
+        (
+            ResponseTemplate::new(429).insert_header("retry-after", "12"),
+            Retry::After(Some(Duration::from_secs(12))),
+            "answered with status 429",
+        ),
+        (
+            ResponseTemplate::new(200).set_body_string("<html>upstream connect error</html>"),
+            Retry::After(None),
+            "unexpected answer",
+        ),
+        (
+            ResponseTemplate::new(200).set_body_json(json!({"ok": true})),
+            Retry::After(None),
+            "answered ok without channel and ts",
+        ),
+    ];
+    for (response, retry, message) in cases {
+        let server = MockServer::start().await;
+        mount_api(&server, "chat.postMessage", response).await;
+        let err = bot(&server)
+            .deliver(&note(NotificationKind::Firing, 1), None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.notifier, "slack");
+        assert_eq!(err.retry, retry, "{message}");
+        assert!(
+            err.message.contains(message),
+            "{} vs {message}",
+            err.message
+        );
+    }
+}
+
+#[tokio::test]
+async fn incoming_webhook_posts_standalone_messages() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/services/T000/B000/hooksecret"))
+        .and(header("content-type", "application/json"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let slack = hook(&server);
+    let r = slack
+        .deliver(&note(NotificationKind::Firing, 1), None)
+        .await
+        .unwrap();
+    assert_eq!(r.reference, None);
+    let thread = Receipt {
+        reference: Some("C0FLUX:1".into()),
+    };
+    slack
+        .deliver(
+            &note(NotificationKind::Resolved(Resolution::Suspended), 1),
+            Some(&thread),
+        )
+        .await
+        .unwrap();
+    let all = server.received_requests().await.unwrap();
+    let first = json(&all[0]);
+    assert!(first.get("channel").is_none() && first.get("thread_ts").is_none());
+    let second = json(&all[1]);
+    assert!(
+        second["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(":large_green_circle: Resolved (suspended): ")
+    );
+    assert!(
+        texts(&second)
+            .join("\n")
+            .contains("*Status*\nresolved (suspended)")
+    );
+}
+
+#[tokio::test]
+async fn incoming_webhook_errors_are_classified() {
+    let cases = [
+        (403, "invalid_token", Retry::Never),
+        (404, "no_service", Retry::Never),
+        (410, "channel_is_archived", Retry::Never),
+        (400, "invalid_payload", Retry::Never),
+        (500, "rollup_error", Retry::After(None)),
+    ];
+    for (status, code, retry) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).set_body_string(code))
+            .mount(&server)
+            .await;
+        let err = hook(&server)
+            .deliver(&note(NotificationKind::Firing, 1), None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.retry, retry, "{code}");
+        assert_eq!(
+            err.message,
+            format!(
+                "POST to {} was answered with status {status} ({code})",
+                host(&server)
+            )
+        );
+        assert!(!err.to_string().contains("hooksecret"));
+    }
+}
+
+fn burst(cluster: &str, count: usize) -> Vec<Notification> {
+    (0..count)
+        .map(|i| {
+            let mut e = event();
+            e.metadata.cluster = cluster.to_owned();
+            e.metadata.name = format!("app-{i:02}");
+            e.id = format!("00000000-0000-8000-8000-{i:012}");
+            note_for(e, NotificationKind::Firing, 1)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn more_than_ten_firings_on_one_cluster_become_one_summary() {
+    let server = MockServer::start().await;
+    mount_api(
+        &server,
+        "chat.postMessage",
+        ok("C0FLUX", "1714000000.000900"),
+    )
+    .await;
+    let mut notes = burst("prod", 11);
+    notes.extend(burst("staging", 10));
+    let results = bot(&server).deliver_batch(&notes).await.unwrap();
+    assert_eq!(results.len(), 21);
+    for r in &results[..11] {
+        assert_eq!(
+            r.as_ref().unwrap().reference.as_deref(),
+            Some("C0FLUX:1714000000.000900:summary")
+        );
+    }
+    for r in &results[11..] {
+        assert_eq!(
+            r.as_ref().unwrap().reference.as_deref(),
+            Some("C0FLUX:1714000000.000900")
+        );
+    }
+    let all = server.received_requests().await.unwrap();
+    // One summary for prod's 11, one message each for staging's 10.
+    assert_eq!(all.len(), 11);
+    let summary = json(&all[0]);
+    assert!(
+        summary["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(":red_circle: 11 Flux objects started failing on prod")
+    );
+    let text = texts(&summary).join("\n");
+    for i in 0..11 {
+        assert!(text.contains(&format!("/app-{i:02}`")), "{text}");
+    }
+    for r in &all[1..] {
+        assert!(json(r)["text"].as_str().unwrap().contains("on staging"));
+    }
+
+    // A resolution threaded on the summary replies there and leaves the summary alone.
+    let resolved = note_for(
+        notes[0].event.clone(),
+        NotificationKind::Resolved(Resolution::Recovered),
+        1,
+    );
+    let thread = results[0].as_ref().unwrap().clone();
+    bot(&server)
+        .deliver(&resolved, Some(&thread))
+        .await
+        .unwrap();
+    let all = server.received_requests().await.unwrap();
+    assert!(requests_to(&all, "/api/chat.update").is_empty());
+    assert_eq!(json(all.last().unwrap())["thread_ts"], "1714000000.000900");
+}
+
+#[tokio::test]
+async fn ten_firings_are_left_to_the_engine() {
+    let server = MockServer::start().await;
+    mount_api(&server, "chat.postMessage", ok("C0FLUX", "1")).await;
+    let mut notes = burst("prod", 10);
+    notes.extend(burst("staging", 10));
+    assert!(bot(&server).deliver_batch(&notes).await.is_none());
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "None sends nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_huge_summary_stays_within_fifty_blocks() {
+    let server = MockServer::start().await;
+    mount_api(&server, "chat.postMessage", ok("C0FLUX", "1")).await;
+    let notes = burst("prod", 4000);
+    let results = bot(&server).deliver_batch(&notes).await.unwrap();
+    assert!(results.iter().all(Result::is_ok));
+    let all = server.received_requests().await.unwrap();
+    assert_eq!(all.len(), 1);
+    let body = json(&all[0]);
+    let text = texts(&body).join("\n");
+    assert!(text.contains("more."), "the cut is announced");
+}
+
+#[tokio::test]
+async fn long_messages_are_cut_to_slack_limits() {
+    let server = MockServer::start().await;
+    mount_api(&server, "chat.postMessage", ok("C0FLUX", "1")).await;
+    let mut e = event();
+    e.message = format!("<!channel> {}", "x<y ".repeat(1000));
+    let n = note_for(e, NotificationKind::Firing, 1);
+    bot(&server).deliver(&n, None).await.unwrap();
+    let body = json(&server.received_requests().await.unwrap()[0]);
+    let text = texts(&body).join("\n");
+    assert!(text.contains("…[cut to fit Slack]```"));
+    assert!(!text.contains("<!channel>"), "mentions are escaped");
+    assert!(text.contains("&lt;!channel&gt;"));
+}
