@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use fluxbrain_core::{Analyzer, DeliveryError, NotificationKind, Notifier, Receipt, Resolution};
+use fluxbrain_core::{DeliveryError, NotificationKind, Receipt, Resolution};
 use fluxbrain_notify::{
     ErrorbrainConfig, GithubConfig, SlackConfig, WebhookConfig, analyzer_from_env,
     notifiers_from_env,
