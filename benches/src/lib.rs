@@ -138,3 +138,28 @@ pub fn controller_pod() -> Value {
         "status": {"phase": "Running"}
     })
 }
+
+/// A cluster of `n` Flux objects (Kustomizations reading from one GitRepository), of which
+/// every `1 / failing_every` fails, as a collector would observe it.
+pub fn cluster(n: usize, failing_every: usize) -> fluxbrain_core::Snapshot {
+    let mut snapshot = fluxbrain_core::Snapshot::new("bench");
+    let mut warnings = Vec::new();
+    let mut push = |value: &Value| {
+        for doc in fluxbrain_core::parse_document(value, &mut warnings) {
+            if let Ok(fluxbrain_core::Document::Object(o)) = doc {
+                snapshot.objects.push(o);
+            }
+        }
+    };
+    push(&git_repository());
+    for i in 0..n {
+        let mut object = failing_kustomization(&format!("app-{i:05}"));
+        object["metadata"]["namespace"] = json!(format!("team-{:03}", i % 200));
+        if failing_every == 0 || i % failing_every != 0 {
+            object["status"]["conditions"][0]["status"] = json!("True");
+            object["status"]["conditions"][0]["reason"] = json!("ReconciliationSucceeded");
+        }
+        push(&object);
+    }
+    snapshot
+}

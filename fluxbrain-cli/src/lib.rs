@@ -1,0 +1,36 @@
+//! The `fluxbrain` command line as a library: its binary is `main` calling [`run`].
+//!
+//! It is thin: it reads flags and `FLUXBRAIN_*` variables into settings, wires the
+//! library crates together and maps failures to exit codes (0 success, 1 runtime failure,
+//! 2 usage or configuration error).
+
+pub mod cmd;
+pub mod files;
+pub mod print;
+pub mod state_file;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// fluxbrain: FluxCD failures as deterministic, fingerprinted facts.
+#[derive(Debug, Parser)]
+#[command(name = "fluxbrain", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the ErrorEvent of every failing object in files or folders (offline).
+    Render(cmd::render::Args),
+}
+
+/// Parses the command line and runs the command; returns the process exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Render(args) => cmd::render::run(args),
+    }
+}
