@@ -54,7 +54,9 @@ fn parse(input: &Input) -> Snapshot {
         }
     }
     for line in &input.lines {
-        if let Ok(Some(line)) = parse_log_line(line, "kustomize-controller-7b5d9c6f48-m2kzt", "manager") {
+        if let Ok(Some(line)) =
+            parse_log_line(line, "kustomize-controller-7b5d9c6f48-m2kzt", "manager")
+        {
             snapshot.logs.push(line);
         }
     }
