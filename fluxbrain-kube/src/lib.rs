@@ -1,0 +1,24 @@
+//! Kubernetes side of fluxbrain.
+//!
+//! The default build of this crate is to hold the kube-rs collector (discovery of the Flux kinds
+//! a cluster serves, list and watch, events, controller logs, the ConfigMap state store and Lease
+//! leader election); today it holds the error type and, behind the feature `sim`, the simulator.
+//!
+//! With feature `sim`, [`sim`] is an in-process Kubernetes API server that speaks the real HTTP
+//! protocol well enough that `kubectl` and kube-rs work against it unchanged: discovery, get and
+//! list with selectors and paging, watch with resourceVersions, bookmarks and `410 Gone`, writes
+//! with optimistic concurrency, pod logs, Tables. It is what collector tests, the demo and the
+//! scale benchmarks run on. It deliberately is not a full API server: no admission, no RBAC, no
+//! schemas or validation, no controllers (except that it finalizes deleted objects at once).
+//! Start with [`sim::Simulator`].
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod error;
+pub use error::Error;
+
+#[cfg(feature = "sim")]
+pub mod sim;
