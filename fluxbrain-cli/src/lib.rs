@@ -7,6 +7,7 @@
 pub mod cmd;
 pub mod files;
 pub mod print;
+pub mod settings;
 pub mod state_file;
 
 use std::process::ExitCode;
@@ -23,14 +24,23 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Play the main job on an embedded simulated cluster (no cluster or network needed).
+    Demo(cmd::demo::Args),
+    /// Watch clusters, open and close incidents, deliver notifications.
+    Run(Box<cmd::run::Args>),
     /// Print the ErrorEvent of every failing object in files or folders (offline).
     Render(cmd::render::Args),
+    /// The in-process Kubernetes API simulator.
+    Sim(cmd::sim::Args),
 }
 
 /// Parses the command line and runs the command; returns the process exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Run(args) => cmd::run::run(*args),
         Command::Render(args) => cmd::render::run(args),
+        Command::Sim(args) => cmd::sim::run(args),
     }
 }

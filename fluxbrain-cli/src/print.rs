@@ -28,6 +28,11 @@ impl std::fmt::Debug for Sink {
 }
 
 impl Sink {
+    /// Writes text (headers and summaries around printed notifications).
+    pub fn write_text(&self, text: &str) -> Result<(), DeliveryError> {
+        self.write(text.as_bytes(), "console")
+    }
+
     fn write(&self, bytes: &[u8], notifier: &str) -> Result<(), DeliveryError> {
         let result = match self {
             Sink::Stdout => {
@@ -47,8 +52,8 @@ impl Sink {
     }
 }
 
-/// Prints each notification as one JSON line (`{"notification":…,"event":…,"affected":…,
-/// "analysis":…}`, the webhook envelope's fields).
+/// Prints each notification as one JSON line: the webhook's envelope
+/// (`{"notification":…,"event":…,"affected":…,"analysis":…}`).
 #[derive(Debug, Clone)]
 pub struct JsonLines(pub Sink);
 
@@ -63,7 +68,8 @@ impl Notifier for JsonLines {
         note: &Notification,
         _thread: Option<&Receipt>,
     ) -> Result<Receipt, DeliveryError> {
-        let mut line = serde_json::to_vec(note).map_err(|e| DeliveryError {
+        let envelope = fluxbrain_notify::Envelope::new(note, note.analysis.as_ref());
+        let mut line = serde_json::to_vec(&envelope).map_err(|e| DeliveryError {
             notifier: "stdout".into(),
             message: e.to_string(),
             retry: Retry::Never,
@@ -108,10 +114,20 @@ pub fn readable(note: &Notification) -> String {
         note.at, m.cluster, m.kind, m.namespace, m.name
     );
     let reason = event.error_type.as_deref().unwrap_or("(no reason)");
-    out.push_str(&format!(
-        "    reason    {reason}, failing since {}\n",
-        m.incident.started
-    ));
+    if matches!(note.kind, NotificationKind::Resolved(_)) {
+        let lasted = note.at.timestamp().as_second() - m.incident.started.timestamp().as_second();
+        let lasted = std::time::Duration::from_secs(u64::try_from(lasted).unwrap_or(0));
+        out.push_str(&format!(
+            "    was       {reason} since {} ({})\n",
+            m.incident.started,
+            humantime::format_duration(lasted)
+        ));
+    } else {
+        out.push_str(&format!(
+            "    reason    {reason}, failing since {}\n",
+            m.incident.started
+        ));
+    }
     if let Some(revision) = m
         .revision
         .attempted
@@ -142,10 +158,11 @@ pub fn readable(note: &Notification) -> String {
         ));
     }
     if !note.affected.is_empty() {
-        out.push_str(&format!(
-            "    affected  {} downstream object(s):\n",
-            note.affected.len()
-        ));
+        let label = match note.kind {
+            NotificationKind::Resolved(_) => "still failing, now on their own",
+            _ => "downstream object(s) failing with it",
+        };
+        out.push_str(&format!("    affected  {} {label}:\n", note.affected.len()));
         for a in &note.affected {
             out.push_str(&format!("              - {} ({})\n", a.key, a.reason));
         }

@@ -1,6 +1,8 @@
 //! The `fluxbrain` binary as operators and scripts use it.
 
+mod demo;
 mod render;
+mod run;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -273,25 +273,20 @@ impl Engine {
             }
         }
 
-        let (firings, others): (Vec<_>, Vec<_>) = work
-            .into_iter()
-            .partition(|(note, _)| note.kind == NotificationKind::Firing);
         let mut report = DeliverReport::default();
-        let mut one_by_one = others;
-        if firings.len() > 1 {
-            let notes: Vec<Notification> = firings.iter().map(|(n, _)| n.clone()).collect();
-            match notifier.deliver_batch(&notes).await {
-                Some(results) => {
-                    let outcomes = notes.into_iter().map(|n| n.id).zip(results).collect();
-                    self.record(&name, outcomes, now, jitter, &mut report)
-                        .await?;
-                }
-                None => {
-                    one_by_one.splice(0..0, firings);
-                }
-            }
-        } else {
-            one_by_one.splice(0..0, firings);
+        let firings: Vec<Notification> = work
+            .iter()
+            .filter(|(note, _)| note.kind == NotificationKind::Firing)
+            .map(|(note, _)| note.clone())
+            .collect();
+        let mut one_by_one = work;
+        if firings.len() > 1
+            && let Some(results) = notifier.deliver_batch(&firings).await
+        {
+            let outcomes = firings.into_iter().map(|n| n.id).zip(results).collect();
+            self.record(&name, outcomes, now, jitter, &mut report)
+                .await?;
+            one_by_one.retain(|(note, _)| note.kind != NotificationKind::Firing);
         }
         // One message, one saved acknowledgement: a crash repeats at most one message.
         for (note, thread) in one_by_one {

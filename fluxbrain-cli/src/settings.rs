@@ -1,0 +1,230 @@
+//! Settings shared by `run` and `demo`: flags and `FLUXBRAIN_*` variables, validated once.
+//!
+//! Every setting is a flag and a variable (clap merges them, the flag winning); library
+//! crates read their own settings through [`Settings::lookup`], which sees the same merged
+//! values, so a flag and its variable can never disagree.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fluxbrain_core::engine::{MemoryStore, StateStore};
+use fluxbrain_core::{BuildOptions, Environment, PolicyConfig};
+
+use crate::state_file::FileStore;
+
+/// Flags (each with its variable) common to the commands that run the engine.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineArgs {
+    /// How often an open incident is reminded (`4h`, `30m`; `0` = never).
+    #[arg(long, env = "FLUXBRAIN_REMIND_INTERVAL", default_value = "4h", value_parser = parse_interval)]
+    pub remind_interval: Duration,
+    /// `source.environment` of every event (local, development, staging, production).
+    #[arg(long, env = "FLUXBRAIN_ENVIRONMENT", value_parser = parse_environment)]
+    pub environment: Option<Environment>,
+    /// Extra `source.tags`, comma-separated.
+    #[arg(long, env = "FLUXBRAIN_TAGS", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Log level on stderr: error, warn, info, debug, trace.
+    #[arg(long, env = "FLUXBRAIN_LOG_LEVEL", default_value = "info", value_parser = parse_level)]
+    pub log_level: tracing::Level,
+}
+
+impl EngineArgs {
+    /// The policy settings.
+    pub fn policy(&self) -> PolicyConfig {
+        PolicyConfig {
+            remind_every: (!self.remind_interval.is_zero()).then_some(self.remind_interval),
+        }
+    }
+
+    /// What every event carries.
+    pub fn build_options(&self) -> BuildOptions {
+        BuildOptions {
+            environment: self.environment,
+            tags: self
+                .tags
+                .iter()
+                .filter(|t| !t.is_empty())
+                .cloned()
+                .collect(),
+            now: None,
+        }
+    }
+}
+
+/// Where the engine keeps its state (`FLUXBRAIN_STATE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateSpec {
+    /// `memory`: nothing survives the process.
+    Memory,
+    /// `file:PATH`.
+    File(PathBuf),
+    /// `configmap:NAMESPACE/NAME`.
+    ConfigMap {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+}
+
+impl std::str::FromStr for StateSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once(':') {
+            None if s == "memory" => Ok(StateSpec::Memory),
+            Some(("file", path)) if !path.is_empty() => Ok(StateSpec::File(PathBuf::from(path))),
+            Some(("configmap", target)) => match target.split_once('/') {
+                Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+                    Ok(StateSpec::ConfigMap {
+                        namespace: ns.to_owned(),
+                        name: name.to_owned(),
+                    })
+                }
+                _ => Err(format!("{s:?}: expected configmap:NAMESPACE/NAME")),
+            },
+            _ => Err(format!(
+                "{s:?}: expected memory, file:PATH or configmap:NAMESPACE/NAME"
+            )),
+        }
+    }
+}
+
+impl StateSpec {
+    /// The default: a ConfigMap in the Flux namespace when running in a pod, else a file under
+    /// the user's state folder.
+    pub fn default_for(lookup: &dyn Fn(&str) -> Option<String>, flux_namespace: &str) -> Self {
+        if lookup("KUBERNETES_SERVICE_HOST").is_some_and(|h| !h.is_empty()) {
+            StateSpec::ConfigMap {
+                namespace: flux_namespace.to_owned(),
+                name: "fluxbrain-state".to_owned(),
+            }
+        } else {
+            StateSpec::File(FileStore::default_path(lookup))
+        }
+    }
+
+    /// Opens the store; a ConfigMap store needs a client of the cluster that holds it.
+    pub fn open(
+        &self,
+        client: Option<kube::Client>,
+        timeout: Duration,
+    ) -> Result<Arc<dyn StateStore>, String> {
+        Ok(match self {
+            StateSpec::Memory => Arc::new(MemoryStore::new()),
+            StateSpec::File(path) => Arc::new(FileStore::new(path)),
+            StateSpec::ConfigMap { namespace, name } => {
+                let client = client
+                    .ok_or("FLUXBRAIN_STATE: configmap state needs a cluster to store it in")?;
+                Arc::new(fluxbrain_kube::ConfigMapStore::new(
+                    client, namespace, name, timeout,
+                ))
+            }
+        })
+    }
+}
+
+/// A lookup over flag values (by variable name) first, then the process environment.
+#[derive(Debug, Clone, Default)]
+pub struct Lookup {
+    flags: BTreeMap<&'static str, String>,
+}
+
+impl Lookup {
+    /// Records a flag's value under its variable's name.
+    pub fn set(&mut self, variable: &'static str, value: impl Into<String>) {
+        self.flags.insert(variable, value.into());
+    }
+
+    /// The value of `variable`: its flag, else the environment.
+    pub fn get(&self, variable: &str) -> Option<String> {
+        self.flags
+            .get(variable)
+            .cloned()
+            .or_else(|| std::env::var(variable).ok())
+    }
+}
+
+/// Parses `4h`, `30m`, `90s` or `0`.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(s.trim()).map_err(|e| format!("{s:?}: {e} (examples: 4h, 30m, 0)"))
+}
+
+fn parse_environment(s: &str) -> Result<Environment, String> {
+    s.parse()
+}
+
+fn parse_level(s: &str) -> Result<tracing::Level, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?}: expected error, warn, info, debug or trace"))
+}
+
+/// Sends tracing output to stderr at `level`.
+pub fn init_logging(level: tracing::Level) {
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_specs() {
+        assert_eq!("memory".parse(), Ok(StateSpec::Memory));
+        assert_eq!(
+            "file:/var/lib/x.json".parse(),
+            Ok(StateSpec::File("/var/lib/x.json".into()))
+        );
+        assert_eq!(
+            "configmap:flux-system/fluxbrain".parse(),
+            Ok(StateSpec::ConfigMap {
+                namespace: "flux-system".into(),
+                name: "fluxbrain".into()
+            })
+        );
+        for bad in [
+            "",
+            "file:",
+            "configmap:x",
+            "configmap:/n",
+            "redis://x",
+            "memory:1",
+        ] {
+            assert!(bad.parse::<StateSpec>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_interval("4h"), Ok(Duration::from_secs(14_400)));
+        assert!(parse_interval("soon").unwrap_err().contains("soon"));
+    }
+
+    #[test]
+    fn default_state() {
+        let pod = |k: &str| (k == "KUBERNETES_SERVICE_HOST").then(|| "10.0.0.1".to_owned());
+        assert_eq!(
+            StateSpec::default_for(&pod, "flux-system"),
+            StateSpec::ConfigMap {
+                namespace: "flux-system".into(),
+                name: "fluxbrain-state".into()
+            }
+        );
+        let laptop = |k: &str| (k == "HOME").then(|| "/home/me".to_owned());
+        assert_eq!(
+            StateSpec::default_for(&laptop, "flux-system"),
+            StateSpec::File("/home/me/.local/state/fluxbrain/state.json".into())
+        );
+    }
+}
