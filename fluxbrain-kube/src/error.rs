@@ -76,4 +76,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The collector could not be configured or built.
+    #[error(transparent)]
+    Collector(#[from] crate::collector::Error),
 }

@@ -1,8 +1,8 @@
 //! Kubernetes side of fluxbrain.
 //!
-//! The default build of this crate is to hold the kube-rs collector (discovery of the Flux kinds
-//! a cluster serves, list and watch, events, controller logs, the ConfigMap state store and Lease
-//! leader election); today it holds the error type and, behind the feature `sim`, the simulator.
+//! The default build holds the kube-rs collector ([`collector`]; start with [`KubeCollector`]):
+//! discovery of the Flux kinds a cluster serves, list and watch, events, controller pods and
+//! logs, many clusters at once. Behind the feature `sim` is the simulator.
 //!
 //! With feature `sim`, [`sim`] is an in-process Kubernetes API server that speaks the real HTTP
 //! protocol well enough that `kubectl` and kube-rs work against it unchanged: discovery, get and
@@ -17,7 +17,9 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod collector;
 pub mod error;
+pub use collector::{ClusterConfig, CollectorConfig, KubeCollector};
 pub use error::Error;
 
 #[cfg(feature = "sim")]

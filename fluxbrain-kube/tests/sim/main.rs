@@ -1,6 +1,7 @@
 //! The simulator over real HTTP: kubectl and kube-rs against it, protocol details, scripts.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod collector;
 mod kube_rs;
 mod kubectl;
 mod protocol;

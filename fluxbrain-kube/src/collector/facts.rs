@@ -1,0 +1,169 @@
+//! From Kubernetes JSON to the trimmed facts the stores keep, through core's own parser.
+//!
+//! Every object, event and pod goes through [`fluxbrain_core::parse_document`], exactly as
+//! `fluxbrain render` reads files, so the live path and the offline path cannot drift apart.
+
+use fluxbrain_core::{
+    ControllerPod, Document, FluxObject, Kind, KubeEvent, ParseWarning, group_of, parse_document,
+};
+use kube::api::{ApiResource, DynamicObject};
+use serde_json::{Map, Value};
+
+use super::metrics::Counters;
+
+/// A controller pod and the container whose log names objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PodFacts {
+    /// What core keeps.
+    pub pod: ControllerPod,
+    /// `manager` when the pod has it (Flux's controllers do), else its first container.
+    pub container: Option<String>,
+}
+
+/// One parsed document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fact {
+    Object(FluxObject),
+    Event(KubeEvent),
+    Pod(PodFacts),
+}
+
+/// Adds `apiVersion` and `kind` to a list item that lacks them (core lists omit them).
+pub(crate) fn complete(item: &mut Value, api_version: &str, kind: &str) {
+    if let Value::Object(map) = item {
+        map.entry("apiVersion")
+            .or_insert_with(|| Value::String(api_version.to_owned()));
+        map.entry("kind")
+            .or_insert_with(|| Value::String(kind.to_owned()));
+    }
+}
+
+/// A watched object as the JSON document core parses: its fields, `apiVersion` and `kind`
+/// (from the resource when the server left them out), and its metadata without
+/// `managedFields`.
+pub(crate) fn from_dynamic(object: DynamicObject, resource: &ApiResource) -> Value {
+    let DynamicObject {
+        types,
+        mut metadata,
+        data,
+    } = object;
+    metadata.managed_fields = None;
+    let mut map = match data {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let (api_version, kind) = match types {
+        Some(t) if !t.api_version.is_empty() && !t.kind.is_empty() => (t.api_version, t.kind),
+        _ => (resource.api_version.clone(), resource.kind.clone()),
+    };
+    map.insert("apiVersion".to_owned(), Value::String(api_version));
+    map.insert("kind".to_owned(), Value::String(kind));
+    map.insert(
+        "metadata".to_owned(),
+        serde_json::to_value(metadata).unwrap_or_default(),
+    );
+    Value::Object(map)
+}
+
+/// `(namespace, name)` of a document.
+pub(crate) fn name_of(value: &Value) -> (String, String) {
+    let text = |p: &str| {
+        value
+            .pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (text("/metadata/namespace"), text("/metadata/name"))
+}
+
+/// Whether an Event is about an object of a Flux group (only those are kept).
+pub(crate) fn is_flux_event(value: &Value) -> bool {
+    let involved = value
+        .get("involvedObject")
+        .or_else(|| value.get("regarding"))
+        .and_then(|o| o.get("apiVersion"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let group = group_of(involved);
+    Kind::FLUX.iter().any(|k| k.group() == Some(group))
+}
+
+/// Parses one document; a malformed one is logged, counted and skipped.
+pub(crate) fn read(value: &Value, cluster: &str, counters: &Counters) -> Option<Fact> {
+    let mut warnings: Vec<ParseWarning> = Vec::new();
+    let mut out = None;
+    for result in parse_document(value, &mut warnings) {
+        match result {
+            Ok(Document::Object(object)) => out = Some(Fact::Object(object)),
+            Ok(Document::Event(event)) => out = Some(Fact::Event(event)),
+            Ok(Document::Pod(pod)) => {
+                out = Some(Fact::Pod(PodFacts {
+                    pod,
+                    container: log_container(value),
+                }));
+            }
+            Ok(Document::Ignored { .. }) => {}
+            Err(err) => {
+                counters.skipped(1);
+                tracing::warn!(cluster, error = %err, "skipped a document that cannot be parsed");
+            }
+        }
+    }
+    for warning in warnings {
+        tracing::debug!(cluster, %warning, "corrected while parsing");
+    }
+    out
+}
+
+/// The container to read a controller's log from.
+fn log_container(pod: &Value) -> Option<String> {
+    let containers = pod.pointer("/spec/containers")?.as_array()?;
+    let name = |c: &Value| c.get("name").and_then(Value::as_str).map(str::to_owned);
+    containers
+        .iter()
+        .find(|c| c.get("name").and_then(Value::as_str) == Some("manager"))
+        .or_else(|| containers.first())
+        .and_then(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_flux_events() {
+        let flux = json!({"involvedObject": {"apiVersion": "helm.toolkit.fluxcd.io/v2"}});
+        let pod = json!({"involvedObject": {"apiVersion": "v1", "kind": "Pod"}});
+        let alert =
+            json!({"involvedObject": {"apiVersion": "notification.toolkit.fluxcd.io/v1beta3"}});
+        assert!(is_flux_event(&flux));
+        assert!(!is_flux_event(&pod));
+        assert!(!is_flux_event(&alert));
+    }
+
+    #[test]
+    fn pods_keep_their_log_container() {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "kustomize-controller-1", "namespace": "flux-system",
+                         "labels": {"app": "kustomize-controller"}},
+            "spec": {"containers": [{"name": "sidecar", "image": "x:1"},
+                                    {"name": "manager", "image": "ghcr.io/fluxcd/kustomize-controller:v1.8.2"}]},
+            "status": {"phase": "Running"}});
+        let Some(Fact::Pod(facts)) = read(&pod, "c", &Counters::default()) else {
+            panic!("not a pod");
+        };
+        assert_eq!(facts.container.as_deref(), Some("manager"));
+        assert_eq!(facts.pod.version.as_deref(), Some("v1.8.2"));
+    }
+
+    #[test]
+    fn malformed_documents_are_counted() {
+        let counters = Counters::default();
+        let bad = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": 3}});
+        assert_eq!(read(&bad, "c", &counters), None);
+        assert_eq!(counters.read().objects_skipped, 1);
+    }
+}

@@ -1,0 +1,135 @@
+//! Controller log lines about failing objects: one bounded request per controller pod.
+//!
+//! When objects fail, each controller pod's log is read once: from the earliest failure start
+//! among the failing objects that controller reconciles (`sinceTime`), or, for a pod that
+//! reconciles none of them (notification-controller logs about every kind), from the earliest
+//! failure start of all; and at most `tailLines` lines, never the whole log. Lines are parsed by
+//! core's [`parse_log_line`] and kept when they name a failing object, exactly the lines
+//! `render` would use from the same logs.
+
+use std::collections::{BTreeMap, HashSet};
+
+use fluxbrain_core::{Health, LogLine, ObjectRef, Snapshot, controller_of, parse_log_line};
+use jiff::Timestamp;
+use kube::api::LogParams;
+
+use super::cluster::Cluster;
+use super::facts::PodFacts;
+use super::metrics::Counters;
+
+/// One log request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LogRequest {
+    pub namespace: String,
+    pub pod: String,
+    pub container: Option<String>,
+    /// The earliest failure start among the failing objects of its controller.
+    pub since: Timestamp,
+}
+
+/// The log requests a snapshot calls for, and the failing objects whose lines are kept.
+///
+/// A failure starts at the failing condition's `lastTransitionTime`, else the newest event
+/// about the object, else its creation: the incident start `build` uses, so the window read
+/// is the window the event shows.
+pub(crate) fn plan(
+    snapshot: &Snapshot,
+    pods: &[PodFacts],
+) -> (Vec<LogRequest>, HashSet<ObjectRef>) {
+    let index = snapshot.index();
+    let mut since_by_controller: BTreeMap<String, Timestamp> = BTreeMap::new();
+    let mut failing = HashSet::new();
+    for object in index.objects() {
+        if object.health() != Health::Failing {
+            continue;
+        }
+        failing.insert(object.key.clone());
+        let started = object
+            .failing_condition()
+            .and_then(|c| c.last_transition_time)
+            .or_else(|| {
+                index
+                    .events(&object.key)
+                    .iter()
+                    .filter_map(|e| e.last)
+                    .max()
+            })
+            .or(object.created)
+            .unwrap_or(Timestamp::UNIX_EPOCH);
+        let controller = controller_of(&object.key.kind, &object.api_version);
+        since_by_controller
+            .entry(controller)
+            .and_modify(|t| *t = (*t).min(started))
+            .or_insert(started);
+    }
+    let Some(earliest) = since_by_controller.values().min().copied() else {
+        return (Vec::new(), failing);
+    };
+    let mut requests: Vec<LogRequest> = pods
+        .iter()
+        .map(|p| LogRequest {
+            namespace: p.pod.namespace.clone(),
+            pod: p.pod.name.clone(),
+            container: p.container.clone(),
+            since: since_by_controller
+                .get(&p.pod.controller)
+                .copied()
+                .unwrap_or(earliest),
+        })
+        .collect();
+    requests.sort_by(|a, b| (&a.namespace, &a.pod).cmp(&(&b.namespace, &b.pod)));
+    requests.dedup_by(|a, b| a.namespace == b.namespace && a.pod == b.pod);
+    (requests, failing)
+}
+
+/// Reads the planned logs concurrently; a log that cannot be read is logged and left out (it
+/// is evidence, not the failure itself).
+pub(crate) async fn fetch(
+    cluster: &Cluster,
+    counters: &Counters,
+    requests: Vec<LogRequest>,
+    failing: &HashSet<ObjectRef>,
+    tail_lines: u32,
+) -> Vec<LogLine> {
+    let reads = requests.into_iter().map(|request| async move {
+        let what = format!("read log of pod {}/{}", request.namespace, request.pod);
+        let path = format!("/api/v1/namespaces/{}/pods", request.namespace);
+        let params = LogParams {
+            container: request.container.clone(),
+            since_time: Some(request.since),
+            tail_lines: Some(i64::from(tail_lines)),
+            ..LogParams::default()
+        };
+        let http = match kube::core::Request::new(path).logs(&request.pod, &params) {
+            Ok(http) => http,
+            Err(e) => {
+                tracing::warn!(cluster = %cluster.name, error = %e, "{what}");
+                return Vec::new();
+            }
+        };
+        match cluster
+            .call(&what, counters, cluster.client.request_text(http))
+            .await
+        {
+            Ok(text) => {
+                let container = request.container.as_deref().unwrap_or("manager");
+                let lines: Vec<LogLine> = text
+                    .lines()
+                    .filter_map(|line| parse_log_line(line, &request.pod, container).ok().flatten())
+                    .filter(|line| failing.contains(&line.object))
+                    .collect();
+                counters.log_request(lines.len() as u64);
+                lines
+            }
+            Err(e) => {
+                tracing::warn!(cluster = %cluster.name, error = %e, "controller log not read");
+                Vec::new()
+            }
+        }
+    });
+    futures::future::join_all(reads)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}

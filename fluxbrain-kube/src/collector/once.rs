@@ -1,0 +1,139 @@
+//! One-shot collection of a cluster: discovery, then paged lists of every served kind, of the
+//! events about each kind and of the controller pods, a few at a time; then the logs.
+
+use std::sync::Mutex;
+
+use fluxbrain_core::{ClusterObservation, CollectError, Snapshot};
+use futures::StreamExt;
+use serde_json::Value;
+
+use super::cluster::Cluster;
+use super::config::CollectorConfig;
+use super::discovery::discover;
+use super::error::{ApiFailure, ErrorClass};
+use super::facts::{Fact, PodFacts, is_flux_event, read};
+use super::list::list_all;
+use super::logs;
+use super::metrics::Counters;
+use super::source::Source;
+
+/// The facts one list yielded.
+#[derive(Debug, Default)]
+struct Gathered {
+    snapshot: Snapshot,
+    pods: Vec<PodFacts>,
+}
+
+impl Gathered {
+    fn add(&mut self, source: &Source, items: Vec<Value>, cluster: &str, counters: &Counters) {
+        for item in items {
+            if matches!(source, Source::Events(_)) && !is_flux_event(&item) {
+                continue;
+            }
+            match read(&item, cluster, counters) {
+                Some(Fact::Object(o)) => self.snapshot.objects.push(o),
+                Some(Fact::Event(e)) => self.snapshot.events.push(e),
+                Some(Fact::Pod(p)) => {
+                    self.snapshot.pods.push(p.pod.clone());
+                    self.pods.push(p);
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+/// Reads `cluster` once.
+///
+/// # Errors
+/// A [`CollectError`] when discovery fails or no list at all succeeds (the cluster is
+/// unreachable); a kind that alone cannot be read is in `unobserved` instead.
+pub(crate) async fn collect(
+    cluster: &Cluster,
+    config: &CollectorConfig,
+    counters: &Counters,
+) -> Result<ClusterObservation, CollectError> {
+    let unreachable = |e: ApiFailure| CollectError {
+        cluster: cluster.name.clone(),
+        message: e.to_string(),
+    };
+    let served = discover(cluster, counters).await.map_err(unreachable)?;
+    let sources = Source::all(&served, &config.flux_namespace);
+    let results: Vec<(Source, Result<Gathered, ApiFailure>)> = futures::stream::iter(sources)
+        .map(|source| async move {
+            let request = source.request(config.page_size);
+            let gathered = Mutex::new(Gathered::default());
+            let result = list_all(
+                cluster,
+                counters,
+                &request,
+                |items| {
+                    if let Ok(mut g) = gathered.lock() {
+                        g.add(&source, items, &cluster.name, counters);
+                    }
+                },
+                || {
+                    if let Ok(mut g) = gathered.lock() {
+                        *g = Gathered::default();
+                    }
+                },
+            )
+            .await;
+            let gathered = gathered.into_inner().unwrap_or_default();
+            (source, result.map(|()| gathered))
+        })
+        .buffer_unordered(config.list_concurrency.max(1))
+        .collect()
+        .await;
+
+    let mut observation = ClusterObservation {
+        snapshot: Snapshot::new(cluster.name.clone()),
+        unobserved: Vec::new(),
+    };
+    let mut pods = Vec::new();
+    let mut failures = Vec::new();
+    let total = results.len();
+    for (source, result) in results {
+        match result {
+            Ok(g) => {
+                let s = g.snapshot;
+                observation.snapshot.objects.extend(s.objects);
+                observation.snapshot.events.extend(s.events);
+                observation.snapshot.pods.extend(s.pods);
+                pods.extend(g.pods);
+            }
+            Err(e) => {
+                warn_unread(&cluster.name, &e);
+                if let Source::Objects(s) = &source {
+                    observation.unobserved.push(s.kind.clone());
+                }
+                failures.push(e);
+            }
+        }
+    }
+    if total > 0 && failures.len() == total {
+        // Nothing could be read at all: report the cluster, not a cluster with no objects.
+        if let Some(first) = failures
+            .into_iter()
+            .find(|f| f.class == ErrorClass::Retryable)
+        {
+            return Err(unreachable(first));
+        }
+    }
+    observation.unobserved.sort();
+    if config.collect_logs {
+        let (requests, failing) = logs::plan(&observation.snapshot, &pods);
+        observation.snapshot.logs =
+            logs::fetch(cluster, counters, requests, &failing, config.log_tail_lines).await;
+    }
+    Ok(observation)
+}
+
+/// A feed that could not be read: a warning, louder when RBAC is the reason.
+pub(crate) fn warn_unread(cluster: &str, failure: &ApiFailure) {
+    if failure.class == ErrorClass::Forbidden {
+        tracing::warn!(cluster, error = %failure, "forbidden by RBAC; its objects are left unobserved");
+    } else {
+        tracing::warn!(cluster, error = %failure, "could not be read; left unobserved this time");
+    }
+}

@@ -1,0 +1,191 @@
+//! The continuous mode's stores: per cluster and feed, only the trimmed facts (never the
+//! `DynamicObject`s), replaced by mark and sweep on a relist so a relist never holds two copies.
+
+use std::collections::{BTreeMap, HashMap};
+
+use fluxbrain_core::{ClusterObservation, FluxObject, Kind, KubeEvent, Snapshot};
+
+use super::error::{ApiFailure, ErrorClass};
+use super::facts::PodFacts;
+
+/// `(namespace, name)`.
+pub(crate) type Key = (String, String);
+
+/// How a feed is doing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) enum FeedHealth {
+    /// Started, nothing heard yet.
+    #[default]
+    Starting,
+    /// The last thing heard was a success.
+    Ok,
+    /// The last thing heard was this failure.
+    Failing(ApiFailure),
+}
+
+/// The facts of one feed (a kind's objects, the events about a kind, the pods).
+#[derive(Debug)]
+pub(crate) struct Feed<V> {
+    items: HashMap<Key, (V, u32)>,
+    /// Bumped by each relist; an item not seen in the current relist is swept at its end.
+    epoch: u32,
+    /// Whether a complete list has been stored at least once.
+    pub synced: bool,
+    pub health: FeedHealth,
+}
+
+impl<V> Default for Feed<V> {
+    fn default() -> Self {
+        Feed {
+            items: HashMap::new(),
+            epoch: 0,
+            synced: false,
+            health: FeedHealth::Starting,
+        }
+    }
+}
+
+impl<V: Clone> Feed<V> {
+    /// A relist begins: items it does not list again will be swept by [`Feed::finish_relist`].
+    pub fn begin_relist(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+    }
+
+    /// An object was listed, added or modified; whether its facts changed.
+    pub fn upsert(&mut self, key: Key, value: V) -> bool
+    where
+        V: PartialEq,
+    {
+        let epoch = self.epoch;
+        match self.items.get_mut(&key) {
+            Some((old, seen)) => {
+                *seen = epoch;
+                if *old == value {
+                    false
+                } else {
+                    *old = value;
+                    true
+                }
+            }
+            None => {
+                self.items.insert(key, (value, epoch));
+                true
+            }
+        }
+    }
+
+    /// An object was deleted (or became something fluxbrain does not keep); whether it was
+    /// there.
+    pub fn remove(&mut self, key: &Key) -> bool {
+        self.items.remove(key).is_some()
+    }
+
+    /// The relist is complete: sweeps what it did not list.
+    pub fn finish_relist(&mut self) {
+        let epoch = self.epoch;
+        self.items.retain(|_, (_, seen)| *seen == epoch);
+        self.synced = true;
+        self.health = FeedHealth::Ok;
+    }
+
+    /// The values.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.items.values().map(|(v, _)| v)
+    }
+
+    /// How many items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the feed can be trusted for its kind: synced and not forbidden.
+    pub fn observed(&self) -> bool {
+        self.synced
+            && !matches!(&self.health, FeedHealth::Failing(f) if f.class == ErrorClass::Forbidden)
+    }
+}
+
+/// Everything known about one cluster.
+#[derive(Debug, Default)]
+pub(crate) struct ClusterStore {
+    /// Objects by kind.
+    pub objects: BTreeMap<Kind, Feed<FluxObject>>,
+    /// Events by the kind they are about.
+    pub events: BTreeMap<Kind, Feed<KubeEvent>>,
+    /// Controller pods.
+    pub pods: Feed<PodFacts>,
+}
+
+impl ClusterStore {
+    /// The current content as an observation: kinds not (yet) readable are `unobserved`, and
+    /// their possibly stale objects are left out.
+    pub fn observation(&self, cluster: &str) -> (ClusterObservation, Vec<PodFacts>) {
+        let mut snapshot = Snapshot::new(cluster);
+        let mut unobserved = Vec::new();
+        for (kind, feed) in &self.objects {
+            if feed.observed() {
+                snapshot.objects.extend(feed.values().cloned());
+            } else {
+                unobserved.push(kind.clone());
+            }
+        }
+        for feed in self.events.values() {
+            snapshot.events.extend(feed.values().cloned());
+        }
+        let pods: Vec<PodFacts> = self.pods.values().cloned().collect();
+        snapshot.pods = pods.iter().map(|p| p.pod.clone()).collect();
+        (
+            ClusterObservation {
+                snapshot,
+                unobserved,
+            },
+            pods,
+        )
+    }
+
+    /// Objects stored, all kinds together.
+    pub fn object_count(&self) -> usize {
+        self.objects.values().map(Feed::len).sum()
+    }
+
+    /// Whether every object feed is failing with a retryable error (the cluster is
+    /// unreachable), and the first such failure.
+    pub fn unreachable(&self) -> Option<ApiFailure> {
+        let mut first = None;
+        for feed in self.objects.values() {
+            match &feed.health {
+                FeedHealth::Failing(f) if f.class == ErrorClass::Retryable => {
+                    first.get_or_insert_with(|| f.clone());
+                }
+                _ => return None,
+            }
+        }
+        first
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> Key {
+        ("ns".to_owned(), name.to_owned())
+    }
+
+    #[test]
+    fn relist_sweeps_what_it_did_not_see() {
+        let mut feed: Feed<u32> = Feed::default();
+        feed.begin_relist();
+        feed.upsert(key("a"), 1);
+        feed.upsert(key("b"), 1);
+        feed.finish_relist();
+        assert!(feed.synced);
+        feed.begin_relist();
+        feed.upsert(key("b"), 2);
+        // During the relist the old facts stay readable.
+        assert_eq!(feed.len(), 2);
+        feed.finish_relist();
+        let values: Vec<_> = feed.values().copied().collect();
+        assert_eq!(values, [2]);
+    }
+}

@@ -1,0 +1,261 @@
+//! Continuous mode: one kube-runtime watcher per source, feeding the cluster's store.
+//!
+//! Each watcher lists (pages of `page_size`, `resourceVersion=0` semantics), then watches with
+//! bookmarks; a `410 Gone` makes it list again, other errors back off exponentially with
+//! jitter. Every `requeue_interval` the watcher is replaced by a fresh one, which is a full
+//! relist (mark and sweep, so the store never holds two copies). A watch that stays silent,
+//! not even a bookmark, for 2.5 bookmark periods hits the watch client's read timeout and is
+//! resumed.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use fluxbrain_core::Backoff;
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+
+use super::cluster::Cluster;
+use super::error::{ApiFailure, ErrorClass, error_chain};
+use super::facts::{Fact, from_dynamic, is_flux_event, name_of, read};
+use super::metrics::Counters;
+use super::source::Source;
+use super::store::{ClusterStore, FeedHealth, Key};
+
+/// Bumped on every change of any store; `changed()` waits on it.
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    version: std::sync::atomic::AtomicU64,
+    notify: tokio::sync::Notify,
+}
+
+impl Changes {
+    /// Something changed.
+    pub fn bump(&self) {
+        self.version
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// The current version.
+    pub fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Resolves once the version is above `seen`.
+    pub async fn after(&self, seen: u64) {
+        loop {
+            let notified = self.notify.notified();
+            if self.version() > seen {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// What a watcher needs besides its source.
+#[derive(Debug, Clone)]
+pub(crate) struct WatchSettings {
+    pub page_size: u32,
+    pub resync: Duration,
+    pub retry: Backoff,
+    /// The server-side watch timeout (`timeoutSeconds`).
+    pub server_timeout: u32,
+}
+
+/// Exponential backoff with jitter, for kube-runtime (core's arithmetic, fastrand's draw).
+#[derive(Debug)]
+struct Jittered {
+    policy: Backoff,
+    failures: u32,
+}
+
+impl Iterator for Jittered {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        self.failures = self.failures.saturating_add(1);
+        Some(self.policy.delay(self.failures, fastrand::f64()))
+    }
+}
+
+impl kube::runtime::utils::Backoff for Jittered {
+    fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+/// Watches `source` forever, keeping `store` up to date. Ends only when aborted.
+pub(crate) async fn run(
+    cluster: Cluster,
+    source: Source,
+    store: Arc<Mutex<ClusterStore>>,
+    changes: Arc<Changes>,
+    counters: Arc<Counters>,
+    settings: WatchSettings,
+) {
+    let resource = source.api_resource();
+    let api: Api<DynamicObject> = match &source {
+        Source::Pods(ns) => Api::namespaced_with(cluster.watch_client.clone(), ns, &resource),
+        _ => Api::all_with(cluster.watch_client.clone(), &resource),
+    };
+    let mut config = watcher::Config::default()
+        .any_semantic()
+        .page_size(settings.page_size)
+        .timeout(settings.server_timeout);
+    if let Some(fields) = source.fields() {
+        config = config.fields(&fields);
+    }
+    loop {
+        let stream = watcher::watcher(api.clone(), config.clone()).backoff(Jittered {
+            policy: settings.retry,
+            failures: 0,
+        });
+        let mut stream = std::pin::pin!(stream);
+        let resync = tokio::time::sleep(settings.resync);
+        let mut resync = std::pin::pin!(resync);
+        loop {
+            let item = tokio::select! {
+                () = &mut resync => break,
+                item = stream.next() => item,
+            };
+            let Some(item) = item else { break };
+            match item {
+                Ok(event) => {
+                    let changed = apply(
+                        &mut lock(&store),
+                        &source,
+                        event,
+                        &resource,
+                        &cluster.name,
+                        &counters,
+                    );
+                    if changed {
+                        changes.bump();
+                    }
+                }
+                Err(err) => {
+                    let class = ErrorClass::of_watch(&err);
+                    counters.api_error(class);
+                    counters.watch_restart();
+                    let failure = ApiFailure {
+                        what: format!("watch {}", source.what()),
+                        class,
+                        detail: error_chain(&err),
+                    };
+                    let newly = {
+                        let mut store = lock(&store);
+                        let health = health_of(&mut store, &source);
+                        let newly = !matches!(health, FeedHealth::Failing(f) if f.class == class);
+                        *health = FeedHealth::Failing(failure.clone());
+                        newly
+                    };
+                    if newly {
+                        super::once::warn_unread(&cluster.name, &failure);
+                        changes.bump();
+                    }
+                }
+            }
+        }
+        counters.watch_restart();
+    }
+}
+
+/// The store, even after a panic elsewhere: every change is one map operation, so a panic
+/// while holding the lock cannot leave a half-applied event.
+fn lock(store: &Mutex<ClusterStore>) -> std::sync::MutexGuard<'_, ClusterStore> {
+    store.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn health_of<'s>(store: &'s mut ClusterStore, source: &Source) -> &'s mut FeedHealth {
+    match source {
+        Source::Objects(s) => &mut store.objects.entry(s.kind.clone()).or_default().health,
+        Source::Events(s) => &mut store.events.entry(s.kind.clone()).or_default().health,
+        Source::Pods(_) => &mut store.pods.health,
+    }
+}
+
+/// Applies one watcher event; whether the stored facts changed.
+fn apply(
+    store: &mut ClusterStore,
+    source: &Source,
+    event: Event<DynamicObject>,
+    resource: &kube::api::ApiResource,
+    cluster: &str,
+    counters: &Counters,
+) -> bool {
+    macro_rules! feed {
+        ($f:ident => $body:expr) => {
+            match source {
+                Source::Objects(s) => {
+                    let $f = store.objects.entry(s.kind.clone()).or_default();
+                    $body
+                }
+                Source::Events(s) => {
+                    let $f = store.events.entry(s.kind.clone()).or_default();
+                    $body
+                }
+                Source::Pods(_) => {
+                    let $f = &mut store.pods;
+                    $body
+                }
+            }
+        };
+    }
+    let healthy = |health: &mut FeedHealth| {
+        let was = std::mem::replace(health, FeedHealth::Ok);
+        was != FeedHealth::Ok
+    };
+    match event {
+        Event::Init => {
+            feed!(f => f.begin_relist());
+            false
+        }
+        Event::InitDone => {
+            counters.relist();
+            feed!(f => f.finish_relist());
+            true
+        }
+        Event::InitApply(object) | Event::Apply(object) => {
+            let value = from_dynamic(object, resource);
+            let key: Key = name_of(&value);
+            let fact = if matches!(source, Source::Events(_)) && !is_flux_event(&value) {
+                None
+            } else {
+                read(&value, cluster, counters)
+            };
+            let recovered = feed!(f => healthy(&mut f.health));
+            let changed = match fact {
+                Some(Fact::Object(o)) => match source {
+                    Source::Objects(s) => store
+                        .objects
+                        .entry(s.kind.clone())
+                        .or_default()
+                        .upsert(key, o),
+                    _ => false,
+                },
+                Some(Fact::Event(e)) => match source {
+                    Source::Events(s) => store
+                        .events
+                        .entry(s.kind.clone())
+                        .or_default()
+                        .upsert(key, e),
+                    _ => false,
+                },
+                Some(Fact::Pod(p)) => store.pods.upsert(key, p),
+                None => feed!(f => f.remove(&key)),
+            };
+            changed || recovered
+        }
+        Event::Delete(object) => {
+            let meta = object.metadata;
+            let key = (
+                meta.namespace.unwrap_or_default(),
+                meta.name.unwrap_or_default(),
+            );
+            feed!(f => f.remove(&key))
+        }
+    }
+}

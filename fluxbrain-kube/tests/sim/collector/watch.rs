@@ -1,0 +1,233 @@
+//! Continuous mode: watchers through dropped streams, expired versions and 5xx bursts end with
+//! exactly the state the server holds; silent watches are restarted; resyncs relist.
+
+use std::time::Duration;
+
+use fluxbrain_core::{Collector, Kind};
+use fluxbrain_kube::collector::KubeCollector;
+use fluxbrain_kube::sim::{Config, Faults};
+use serde_json::{Value, json};
+
+use super::support::{
+    basic_dir, cluster, collect_one, config, ndjson, serve, serve_basic, sim_config, sorted,
+    synced, until,
+};
+
+fn failing(sim: &fluxbrain_kube::sim::Simulator, name: &str, reason: &str, at: &str) {
+    let mut object: Value = sim
+        .object(
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            "shop",
+            name,
+        )
+        .unwrap();
+    object["status"]["conditions"] = json!([{"type": "Ready", "status": "False",
+        "reason": reason, "message": format!("{reason} for {name}"), "lastTransitionTime": at}]);
+    sim.apply(object).unwrap();
+}
+
+fn new_kustomization(name: &str) -> Value {
+    json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": name, "namespace": "shop"},
+        "spec": {"sourceRef": {"kind": "GitRepository", "name": "shop", "namespace": "flux-system"},
+                 "path": "./", "interval": "5m", "prune": true},
+        "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "BuildFailed",
+            "message": "kustomize build failed", "lastTransitionTime": "2026-04-21T09:31:00Z"}]}})
+}
+
+#[tokio::test]
+async fn watchers_end_with_the_exact_state_through_faults() {
+    let (sim, server) = serve_basic().await;
+    let mut config = config(vec![cluster("basic", &server)]);
+    config.requeue_interval = Duration::from_secs(3600);
+    let collector = KubeCollector::new(config).unwrap();
+    collector.start();
+    synced(&collector).await;
+    let before_metrics = collector.metrics();
+
+    // A change, then the streams drop and the change after it must still arrive.
+    failing(
+        &sim,
+        "shop-apps",
+        "HealthCheckFailed",
+        "2026-04-21T09:31:00Z",
+    );
+    sim.drop_watches();
+    sim.apply(new_kustomization("added-while-dropped")).unwrap();
+
+    // History compacted while changes happen: the watchers get 410 and relist.
+    sim.expire_resource_versions();
+    sim.drop_watches();
+    failing(
+        &sim,
+        "shop-apps",
+        "ReconciliationFailed",
+        "2026-04-21T09:32:00Z",
+    );
+
+    // A burst of 5xx on every request while more changes happen.
+    sim.set_faults(Faults {
+        error_rate: 0.6,
+        error_status: 503,
+        ..Faults::default()
+    });
+    sim.drop_watches();
+    sim.apply(new_kustomization("added-in-burst")).unwrap();
+    sim.set_faults(Faults::default());
+
+    // The exact state: what a fresh one-shot collection of the same server reads.
+    let fresh =
+        KubeCollector::new(super::support::config(vec![cluster("basic", &server)])).unwrap();
+    let expected = collect_one(&fresh).await;
+    assert!(
+        expected
+            .snapshot
+            .objects
+            .iter()
+            .any(|o| o.key.name == "added-in-burst")
+    );
+    until(&collector, "the stores equal a fresh list", || async {
+        let seen = collector.collect().await.remove(0);
+        seen.is_ok_and(|seen| {
+            sorted(seen.snapshot.objects.clone()) == sorted(expected.snapshot.objects.clone())
+                && ndjson(&seen.snapshot) == ndjson(&expected.snapshot)
+        })
+    })
+    .await;
+    let after = collector.metrics();
+    assert!(
+        after.watch_restarts > before_metrics.watch_restarts,
+        "{after:?}"
+    );
+    assert!(
+        after.relists > before_metrics.relists,
+        "410 made them relist: {after:?}"
+    );
+    let _ = basic_dir();
+}
+
+#[tokio::test]
+async fn deletions_while_disconnected_are_swept_by_the_relist() {
+    let (sim, server) = serve_basic().await;
+    let collector = KubeCollector::new(config(vec![cluster("basic", &server)])).unwrap();
+    collector.start();
+    synced(&collector).await;
+    // Fail every watch request, delete, compact: only a relist can notice the deletion.
+    sim.set_faults(Faults {
+        error_rate: 1.0,
+        error_status: 500,
+        request_contains: Some("watch=".to_owned()),
+        ..Faults::default()
+    });
+    sim.drop_watches();
+    let mut object = sim
+        .object(
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            "shop",
+            "shop-apps",
+        )
+        .unwrap();
+    object["metadata"]["finalizers"] = json!([]);
+    sim.run_script(
+        fluxbrain_kube::sim::Script::from_yaml(
+            "steps:\n- at: 0s\n  delete: {kind: Kustomization, namespace: shop, name: shop-apps}\n",
+            "delete.yaml",
+        )
+        .unwrap(),
+    );
+    sim.advance(Duration::from_secs(1)).unwrap();
+    sim.expire_resource_versions();
+    sim.set_faults(Faults::default());
+    until(&collector, "the deleted object is gone", || async {
+        collector.collect().await.remove(0).is_ok_and(|seen| {
+            !seen
+                .snapshot
+                .objects
+                .iter()
+                .any(|o| o.key.name == "shop-apps")
+                && seen
+                    .snapshot
+                    .objects
+                    .iter()
+                    .any(|o| o.key.kind == Kind::Kustomization)
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_silent_watch_is_restarted() {
+    // The server never sends bookmarks; the collector expects one every 200 ms.
+    let sim_config = Config {
+        bookmark_interval: Duration::from_secs(3600),
+        ..sim_config()
+    };
+    let (sim, server) = serve(
+        fluxbrain_kube::sim::State::load_dir(basic_dir()).unwrap(),
+        sim_config,
+    )
+    .await;
+    let mut config = config(vec![cluster("basic", &server)]);
+    config.bookmark_period = Duration::from_millis(200);
+    let collector = KubeCollector::new(config).unwrap();
+    collector.start();
+    synced(&collector).await;
+    let watches = |sim: &fluxbrain_kube::sim::Simulator| {
+        sim.requests()
+            .iter()
+            .filter(|r| r.contains("/kustomizations?") && r.contains("watch=true"))
+            .count()
+    };
+    let lists = |sim: &fluxbrain_kube::sim::Simulator| {
+        sim.requests()
+            .iter()
+            .filter(|r| r.contains("/kustomizations?") && !r.contains("watch=true"))
+            .count()
+    };
+    let first = watches(&sim);
+    until(&collector, "the silent watch is opened again", || async {
+        watches(&sim) >= first + 2
+    })
+    .await;
+    assert_eq!(
+        lists(&sim),
+        1,
+        "a dead watch resumes from its version, it does not relist"
+    );
+    // And it still sees changes.
+    failing(
+        &sim,
+        "shop-apps",
+        "HealthCheckFailed",
+        "2026-04-21T09:31:00Z",
+    );
+    until(&collector, "the change after restarts", || async {
+        collector.collect().await.remove(0).is_ok_and(|seen| {
+            seen.snapshot.objects.iter().any(|o| {
+                o.key.name == "shop-apps"
+                    && o.failing_condition()
+                        .is_some_and(|c| c.reason == "HealthCheckFailed")
+            })
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_requeue_interval_is_a_full_relist() {
+    let (_sim, server) = serve_basic().await;
+    let mut config = config(vec![cluster("basic", &server)]);
+    config.requeue_interval = Duration::from_millis(300);
+    let collector = KubeCollector::new(config).unwrap();
+    collector.start();
+    synced(&collector).await;
+    let relists = collector.metrics().relists;
+    until(&collector, "a resync relists every source", || async {
+        collector.metrics().relists >= relists * 2
+    })
+    .await;
+    let seen = collector.collect().await.remove(0).unwrap();
+    assert!(!seen.snapshot.objects.is_empty());
+}
