@@ -126,7 +126,12 @@ fn bench(c: &mut Criterion) {
             (n.id.clone(), body, sig)
         })
         .collect();
-    let raw = rt.block_on(async { reqwest::Client::builder().build().expect("client") });
+    let raw = rt.block_on(async {
+        fluxbrain_notify::http::client_builder("baseline")
+            .expect("tls")
+            .build()
+            .expect("client")
+    });
 
     let mut group = c.benchmark_group("webhook_64_in_flight");
     group.throughput(Throughput::Elements(PER_ITERATION as u64));

@@ -57,16 +57,7 @@ impl Http {
     /// A client for `notifier` whose every attempt, answer body included, ends within
     /// `timeout`.
     pub(crate) fn new(notifier: &'static str, timeout: Duration) -> Result<Http, Error> {
-        let client_error = |reason: String| Error::Client { notifier, reason };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| client_error(e.to_string()))?;
-        let tls = rustls_platform_verifier::BuilderVerifierExt::with_platform_verifier(tls)
-            .map_err(|e| client_error(e.to_string()))?
-            .with_no_client_auth();
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
+        let client = client_builder(notifier)?
             .user_agent(USER_AGENT)
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -74,7 +65,10 @@ impl Http {
             // host nobody configured; a 3xx is reported instead.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| client_error(e.without_url().to_string()))?;
+            .map_err(|e| Error::Client {
+                notifier,
+                reason: e.without_url().to_string(),
+            })?;
         Ok(Http {
             notifier,
             client,
@@ -164,6 +158,27 @@ impl Http {
             timeout: self.timeout,
         }
     }
+}
+
+/// A `reqwest` client builder with TLS set up: rustls with the *ring* provider and the
+/// platform's certificate roots.
+///
+/// The workspace builds reqwest with `rustls-no-provider` (aws-lc needs cmake), so a plain
+/// `reqwest::Client::builder().build()` panics for want of a crypto provider; any other client
+/// in the workspace should start from this builder. `name` only labels the error.
+pub fn client_builder(name: &'static str) -> Result<reqwest::ClientBuilder, Error> {
+    let client_error = |reason: String| Error::Client {
+        notifier: name,
+        reason,
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| client_error(e.to_string()))?;
+    let tls = rustls_platform_verifier::BuilderVerifierExt::with_platform_verifier(tls)
+        .map_err(|e| client_error(e.to_string()))?
+        .with_no_client_auth();
+    Ok(reqwest::Client::builder().tls_backend_preconfigured(tls))
 }
 
 impl Answer {
