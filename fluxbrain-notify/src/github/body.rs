@@ -178,12 +178,13 @@ fn analysis(out: &mut String, f: &Facts) {
             if !actions.is_empty() {
                 out.push_str("\n**Recommended actions (errorbrain):**\n\n");
                 for (i, (t, u, d)) in actions.iter().enumerate() {
+                    // Continuation lines indented, so a multi-line description stays in its item.
+                    let d = prose(d.trim_end()).replace('\n', "\n   ");
                     out.push_str(&format!(
-                        "{}. **{}** ({}): {}\n",
+                        "{}. **{}** ({}): {d}\n",
                         i + 1,
                         prose(t),
-                        prose(u),
-                        prose(d)
+                        prose(u)
                     ));
                 }
             }
@@ -245,6 +246,7 @@ pub(crate) fn fence(s: &str, lang: &str) -> String {
         }
     }
     let ticks = "`".repeat(longest.max(2) + 1);
+    let s = s.trim_end_matches(['\n', '\r']);
     format!("{ticks}{lang}\n{s}\n{ticks}\n")
 }
 

@@ -392,6 +392,7 @@ fn code_opt(s: Option<&str>) -> String {
 
 /// A code block of `s` (triple backticks inside replaced so the block cannot end early).
 fn code_block(s: &str) -> String {
+    let s = s.trim_end_matches(['\n', '\r']);
     format!("```{}```", esc(&s.replace("```", "ˋˋˋ")))
 }
 

@@ -1,5 +1,5 @@
 //! Slack wire types: Block Kit blocks, `chat.postMessage` / `chat.update` bodies and the Web
-//! API's answer. Shapes only; [`super::message`] fills them.
+//! API's answer. Shapes only; the notifier's message builder fills them.
 
 use serde::{Deserialize, Serialize};
 
