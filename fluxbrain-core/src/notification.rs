@@ -182,15 +182,17 @@ pub trait Notifier: Send + Sync + fmt::Debug {
         thread: Option<&Receipt>,
     ) -> Result<Receipt, DeliveryError>;
 
-    /// Folds the firings of one cycle into one message, when the notifier does that (Slack's
-    /// summary of more than 10 firings for one cluster): one result per note, in order.
+    /// Folds some of the firings of one cycle into one message each, when the notifier does
+    /// that (Slack's summary of more than 10 firings for one cluster).
     ///
-    /// `None` (the default) means "deliver them one by one" and must send nothing. The engine
-    /// saves acknowledgements after each message, so a crash repeats at most one message.
+    /// Returns one entry per note, in order: `Some(result)` for a note sent in a folded
+    /// message, `None` for a note the engine must deliver on its own. `None` as a whole (the
+    /// default) means nothing was folded and nothing was sent. The engine saves the
+    /// acknowledgements after each message, so a crash repeats at most one message.
     async fn deliver_batch(
         &self,
         notes: &[Notification],
-    ) -> Option<Vec<Result<Receipt, DeliveryError>>> {
+    ) -> Option<Vec<Option<Result<Receipt, DeliveryError>>>> {
         let _ = notes;
         None
     }

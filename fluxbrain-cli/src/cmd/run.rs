@@ -68,6 +68,11 @@ pub struct Args {
     engine: EngineArgs,
 }
 
+/// How long a Lease lasts without renewal.
+const LEASE_DURATION: Duration = Duration::from_secs(15);
+/// Deliveries stop this long before the lease could run out.
+const LEASE_MARGIN: Duration = Duration::from_secs(3);
+
 /// Bound of state-store API calls.
 const STORE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -296,17 +301,25 @@ async fn run_continuous(
                 identity: get("POD_NAME")
                     .or_else(|| get("HOSTNAME"))
                     .unwrap_or_else(|| format!("fluxbrain-{}", fastrand::u64(..))),
-                duration: Duration::from_secs(15),
+                duration: LEASE_DURATION,
                 timeout: Duration::from_secs(5),
             },
         )),
         _ => None,
     };
     let current: Arc<RwLock<Option<Arc<Engine>>>> = Arc::new(RwLock::new(None));
+    // Deliveries stop when the lease may have passed to another replica, even before the next
+    // lease round notices (a paused process must not send with a stale view).
+    let leading_until: Arc<std::sync::Mutex<Option<tokio::time::Instant>>> = Arc::default();
     let wake = Arc::new(Notify::new());
     let mut deliverers = Vec::new();
     for i in 0..wiring.notifiers.len() {
-        deliverers.push(tokio::spawn(deliver_loop(i, current.clone(), wake.clone())));
+        deliverers.push(tokio::spawn(deliver_loop(
+            i,
+            current.clone(),
+            wake.clone(),
+            leading_until.clone(),
+        )));
     }
     let mut lease_tick = tokio::time::interval(Duration::from_secs(5));
     let mut requeue = tokio::time::interval(args.requeue_interval);
@@ -321,10 +334,18 @@ async fn run_continuous(
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
+        let round = tokio::time::Instant::now();
         let leading = match elector.as_mut() {
-            Some(elector) => elector.tick().await,
+            Some(elector) => elector.tick_at(round).await,
             None => true,
         };
+        if let Ok(mut until) = leading_until.lock() {
+            *until = match &elector {
+                Some(_) if leading => Some(round + LEASE_DURATION - LEASE_MARGIN),
+                Some(_) => None,
+                None => Some(round + Duration::from_secs(365 * 24 * 3600)),
+            };
+        }
         if !leading {
             if current.write().await.take().is_some() {
                 tracing::warn!("lost the lease: stopped delivering");
@@ -372,9 +393,23 @@ async fn run_continuous(
     exit
 }
 
-async fn deliver_loop(index: usize, current: Arc<RwLock<Option<Arc<Engine>>>>, wake: Arc<Notify>) {
+async fn deliver_loop(
+    index: usize,
+    current: Arc<RwLock<Option<Arc<Engine>>>>,
+    wake: Arc<Notify>,
+    leading_until: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
+) {
     loop {
-        let engine = current.read().await.clone();
+        let leading = leading_until
+            .lock()
+            .ok()
+            .and_then(|until| *until)
+            .is_some_and(|until| tokio::time::Instant::now() < until);
+        let engine = if leading {
+            current.read().await.clone()
+        } else {
+            None
+        };
         let next = match &engine {
             Some(engine) => {
                 if let Err(e) = engine.deliver(index, now(), fastrand::f64()).await {

@@ -283,10 +283,16 @@ impl Engine {
         if firings.len() > 1
             && let Some(results) = notifier.deliver_batch(&firings).await
         {
-            let outcomes = firings.into_iter().map(|n| n.id).zip(results).collect();
-            self.record(&name, outcomes, now, jitter, &mut report)
-                .await?;
-            one_by_one.retain(|(note, _)| note.kind != NotificationKind::Firing);
+            let mut folded = Vec::new();
+            for (note, result) in firings.into_iter().zip(results) {
+                if let Some(result) = result {
+                    folded.push((note.id, result));
+                }
+            }
+            let sent: std::collections::BTreeSet<String> =
+                folded.iter().map(|(id, _)| id.clone()).collect();
+            self.record(&name, folded, now, jitter, &mut report).await?;
+            one_by_one.retain(|(note, _)| !sent.contains(&note.id));
         }
         // One message, one saved acknowledgement: a crash repeats at most one message.
         for (note, thread) in one_by_one {

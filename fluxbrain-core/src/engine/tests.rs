@@ -368,3 +368,65 @@ fn memory_store_conformance() {
     );
     assert!(decode(b"{").is_err());
 }
+
+/// Folds the first two firings of a batch into one message; leaves the rest to the engine.
+#[derive(Debug, Default)]
+struct Folder {
+    messages: StdMutex<Vec<Vec<String>>>,
+}
+
+#[async_trait::async_trait]
+impl Notifier for Folder {
+    fn name(&self) -> &str {
+        "folder"
+    }
+
+    async fn deliver(
+        &self,
+        note: &Notification,
+        _: Option<&Receipt>,
+    ) -> Result<Receipt, DeliveryError> {
+        self.messages.lock().unwrap().push(vec![note.id.clone()]);
+        Ok(Receipt::default())
+    }
+
+    async fn deliver_batch(
+        &self,
+        notes: &[Notification],
+    ) -> Option<Vec<Option<Result<Receipt, DeliveryError>>>> {
+        self.messages
+            .lock()
+            .unwrap()
+            .push(notes.iter().take(2).map(|n| n.id.clone()).collect());
+        Some(
+            (0..notes.len())
+                .map(|i| (i < 2).then(|| Ok(Receipt::default())))
+                .collect(),
+        )
+    }
+}
+
+#[test]
+fn a_batch_may_fold_some_firings_and_leave_the_rest() {
+    let folder = Arc::new(Folder::default());
+    let engine = block_on(Engine::start(
+        Arc::new(MemoryStore::new()),
+        vec![folder.clone()],
+        None,
+        EngineConfig::default(),
+    ))
+    .unwrap();
+    let apps: Vec<Value> = (0..4)
+        .map(|i| app(&format!("app-{i}"), "False", "BuildFailed", "r1"))
+        .collect();
+    block_on(engine.observe(&observation(&apps), t(0))).unwrap();
+    assert_eq!(block_on(engine.deliver(0, t(0), 0.5)).unwrap().delivered, 4);
+    let messages = folder.messages.lock().unwrap().clone();
+    assert_eq!(
+        messages.len(),
+        3,
+        "one folded message, then two on their own: {messages:?}"
+    );
+    assert_eq!(messages[0].len(), 2);
+    assert!(block_on(engine.state()).outbox.is_empty());
+}

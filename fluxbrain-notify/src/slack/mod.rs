@@ -445,12 +445,12 @@ impl Notifier for SlackNotifier {
 
     /// Folds a burst: `None` (nothing sent) unless some cluster has more than
     /// [`SlackConfig::summary_threshold`] firings. Then each such cluster gets one summary
-    /// message, shared by its notes' results, and the remaining notes of the batch are
-    /// delivered one by one here, since the answer must cover every note.
+    /// message, shared by its notes' results; the other notes come back as `None` for the
+    /// engine to deliver one by one.
     async fn deliver_batch(
         &self,
         notes: &[Notification],
-    ) -> Option<Vec<Result<Receipt, DeliveryError>>> {
+    ) -> Option<Vec<Option<Result<Receipt, DeliveryError>>>> {
         let mut firings: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, note) in notes.iter().enumerate() {
             if note.kind == NotificationKind::Firing {
@@ -474,14 +474,8 @@ impl Notifier for SlackNotifier {
                 }
             }
         }
-        let mut out = Vec::with_capacity(notes.len());
-        for (note, result) in notes.iter().zip(results) {
-            out.push(match result {
-                Some(r) => r,
-                None => self.deliver(note, None).await,
-            });
-        }
-        Some(out)
+        // Notes not folded into a summary are left to the engine, one message each.
+        Some(results)
     }
 }
 

@@ -431,19 +431,14 @@ async fn more_than_ten_firings_on_one_cluster_become_one_summary() {
     assert_eq!(results.len(), 21);
     for r in &results[..11] {
         assert_eq!(
-            r.as_ref().unwrap().reference.as_deref(),
+            r.as_ref().unwrap().as_ref().unwrap().reference.as_deref(),
             Some("C0FLUX:1714000000.000900:summary")
         );
     }
-    for r in &results[11..] {
-        assert_eq!(
-            r.as_ref().unwrap().reference.as_deref(),
-            Some("C0FLUX:1714000000.000900")
-        );
-    }
+    // Staging's 10 are not a burst: left to the engine, one message each, nothing sent here.
+    assert!(results[11..].iter().all(Option::is_none));
     let all = server.received_requests().await.unwrap();
-    // One summary for prod's 11, one message each for staging's 10.
-    assert_eq!(all.len(), 11);
+    assert_eq!(all.len(), 1, "one summary for prod's 11");
     let summary = json(&all[0]);
     assert!(
         summary["text"]
@@ -455,9 +450,6 @@ async fn more_than_ten_firings_on_one_cluster_become_one_summary() {
     for i in 0..11 {
         assert!(text.contains(&format!("/app-{i:02}`")), "{text}");
     }
-    for r in &all[1..] {
-        assert!(json(r)["text"].as_str().unwrap().contains("on staging"));
-    }
 
     // A resolution threaded on the summary replies there and leaves the summary alone.
     let resolved = note_for(
@@ -465,7 +457,7 @@ async fn more_than_ten_firings_on_one_cluster_become_one_summary() {
         NotificationKind::Resolved(Resolution::Recovered),
         1,
     );
-    let thread = results[0].as_ref().unwrap().clone();
+    let thread = results[0].clone().unwrap().unwrap();
     bot(&server)
         .deliver(&resolved, Some(&thread))
         .await
@@ -494,7 +486,7 @@ async fn a_huge_summary_stays_within_fifty_blocks() {
     mount_api(&server, "chat.postMessage", ok("C0FLUX", "1")).await;
     let notes = burst("prod", 4000);
     let results = bot(&server).deliver_batch(&notes).await.unwrap();
-    assert!(results.iter().all(Result::is_ok));
+    assert!(results.iter().all(|r| matches!(r, Some(Ok(_)))));
     let all = server.received_requests().await.unwrap();
     assert_eq!(all.len(), 1);
     let body = json(&all[0]);
