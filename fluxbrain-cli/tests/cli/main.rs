@@ -1,6 +1,7 @@
 //! The `fluxbrain` binary as operators and scripts use it.
 
 mod demo;
+mod end_to_end;
 mod failover;
 mod render;
 mod run;
