@@ -18,7 +18,7 @@
 //!
 //! let state = State::load_dir("fixtures/cluster-basic")?;
 //! let sim = Simulator::new(state, Config::default())?;
-//! let server = sim.serve("127.0.0.1:0".parse().map_err(|_| unreachable!())?).await?;
+//! let server = sim.serve(([127, 0, 0, 1], 0).into()).await?;  // port 0: a free port
 //! server.write_kubeconfig("/tmp/kubeconfig")?;      // kubectl --kubeconfig /tmp/kubeconfig ...
 //! sim.run_script(Script::from_file("failure.yaml")?);
 //! sim.advance(Duration::from_secs(60))?;             // steps due in the first minute apply now

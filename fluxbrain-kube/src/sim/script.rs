@@ -1,57 +1,7 @@
 //! Scripts: timed mutations of the simulated cluster (a failure starts, repeats, recovers) and
 //! timed faults, run on the simulator's injected clock.
 //!
-//! # Format
-//!
-//! One YAML document:
-//!
-//! ```yaml
-//! repeat: 30m            # optional: run the steps again every 30 minutes (longer than the last `at`)
-//! steps:
-//! - at: 1m               # offset from when the script was started (ms, s, m, h; e.g. 1m30s)
-//!   set_conditions:      # upsert status.conditions by type
-//!     kind: Kustomization          # Flux or core kind; `group:` optional
-//!     namespace: flux-system
-//!     name: apps
-//!     conditions:                  # lastTransitionTime: now if status/reason/message changed;
-//!     - type: Ready                # observedGeneration: metadata.generation, unless given
-//!       status: "False"
-//!       reason: HealthCheckFailed
-//!       message: "timeout waiting for: [Deployment/apps/web status: 'InProgress']"
-//! - at: 1m
-//!   set_revision: {kind: Kustomization, namespace: flux-system, name: apps, revision: "main@sha1:0123abcd"}
-//! - at: 1m
-//!   add_event:           # a core v1 Event as Flux's recorder writes it; the same reason and
-//!     kind: Kustomization   # message again bumps `count` and `lastTimestamp`
-//!     namespace: flux-system
-//!     name: apps
-//!     type: Warning
-//!     reason: HealthCheckFailed
-//!     message: "timeout waiting for ..."
-//!     annotations: {kustomize.toolkit.fluxcd.io/revision: "main@sha1:0123abcd"}   # optional
-//!     reporting_controller: kustomize-controller                                   # optional
-//! - at: 1m
-//!   append_logs:         # lines written now; `{{now}}` becomes the time (zap's format)
-//!     pod: kustomize-controller-7b5d9c6f48-m2kzt    # namespace: optional
-//!     lines:
-//!     - '{"level":"error","ts":"{{now}}","msg":"Reconciliation failed"}'
-//! - at: 2m
-//!   patch: {kind: Kustomization, namespace: flux-system, name: apps, merge: {spec: {suspend: true}}}
-//! - at: 3m
-//!   apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: x, namespace: default}, data: {a: "1"}}
-//! - at: 4m
-//!   delete: {kind: Kustomization, namespace: flux-system, name: apps}
-//! - at: 5m
-//!   faults: {latency: 200ms, error_rate: 0.2, error_status: 429, retry_after: 1, watch_drop_after: 30s, request_contains: /apis/}
-//! - at: 6m
-//!   faults: {}           # healthy again
-//! - at: 6m
-//!   drop_watches: {}     # every open watch stream ends abruptly
-//! - at: 6m
-//!   expire_resource_versions: {}   # history compacted: watches from older versions get 410
-//! ```
-//!
-//! Steps run in `at` order (ties in file order). Parse errors name the file and the step.
+//! The format is documented on [`Script`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -63,7 +13,61 @@ use super::clock::parse_duration;
 use super::faults::{Faults, FaultsSpec};
 use crate::Error;
 
-/// A parsed script.
+/// A parsed script: timed steps run on the simulator's clock
+/// ([`Simulator::run_script`](super::Simulator::run_script), then
+/// [`Simulator::advance`](super::Simulator::advance)).
+///
+/// # Format
+///
+/// One YAML document:
+///
+/// ```yaml
+/// repeat: 30m            # optional: run the steps again every 30 minutes (longer than the last `at`)
+/// steps:
+/// - at: 1m               # offset from when the script was started (ms, s, m, h; e.g. 1m30s)
+///   set_conditions:      # upsert status.conditions by type
+///     kind: Kustomization          # Flux or core kind; `group:` optional
+///     namespace: flux-system
+///     name: apps
+///     conditions:                  # lastTransitionTime: now if status/reason/message changed;
+///     - type: Ready                # observedGeneration: metadata.generation, unless given
+///       status: "False"
+///       reason: HealthCheckFailed
+///       message: "timeout waiting for: [Deployment/apps/web status: 'InProgress']"
+/// - at: 1m
+///   set_revision: {kind: Kustomization, namespace: flux-system, name: apps, revision: "main@sha1:0123abcd"}
+/// - at: 1m
+///   add_event:           # a core v1 Event as Flux's recorder writes it; the same reason and
+///     kind: Kustomization   # message again bumps `count` and `lastTimestamp`
+///     namespace: flux-system
+///     name: apps
+///     type: Warning
+///     reason: HealthCheckFailed
+///     message: "timeout waiting for ..."
+///     annotations: {kustomize.toolkit.fluxcd.io/revision: "main@sha1:0123abcd"}   # optional
+///     reporting_controller: kustomize-controller                                   # optional
+/// - at: 1m
+///   append_logs:         # lines written now; `{{now}}` becomes the time (zap's format)
+///     pod: kustomize-controller-7b5d9c6f48-m2kzt    # namespace: optional
+///     lines:
+///     - '{"level":"error","ts":"{{now}}","msg":"Reconciliation failed"}'
+/// - at: 2m
+///   patch: {kind: Kustomization, namespace: flux-system, name: apps, merge: {spec: {suspend: true}}}
+/// - at: 3m
+///   apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: x, namespace: default}, data: {a: "1"}}
+/// - at: 4m
+///   delete: {kind: Kustomization, namespace: flux-system, name: apps}
+/// - at: 5m
+///   faults: {latency: 200ms, error_rate: 0.2, error_status: 429, retry_after: 1, watch_drop_after: 30s, request_contains: /apis/}
+/// - at: 6m
+///   faults: {}           # healthy again
+/// - at: 6m
+///   drop_watches: {}     # every open watch stream ends abruptly
+/// - at: 6m
+///   expire_resource_versions: {}   # history compacted: watches from older versions get 410
+/// ```
+///
+/// Steps run in `at` order (ties in file order). Parse errors name the file and the step.
 #[derive(Debug, Clone)]
 pub struct Script {
     pub(crate) path: PathBuf,

@@ -34,9 +34,17 @@ impl LabelSelector {
         Ok(Self { reqs })
     }
 
+    /// Whether the selector selects everything.
+    pub fn is_empty(&self) -> bool {
+        self.reqs.is_empty()
+    }
+
     /// Whether the object's labels satisfy the selector.
     pub fn matches(&self, obj: &Value) -> bool {
-        let labels = obj.pointer("/metadata/labels");
+        if self.reqs.is_empty() {
+            return true;
+        }
+        let labels = obj.get("metadata").and_then(|m| m.get("labels"));
         let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
         self.reqs.iter().all(|req| match req {
             LabelReq::Eq(k, v) => get(k) == Some(v.as_str()),
@@ -178,6 +186,11 @@ impl FieldSelector {
             reqs.push((field, eq, value.trim().to_string()));
         }
         Ok(Self { reqs })
+    }
+
+    /// Whether the selector selects everything.
+    pub fn is_empty(&self) -> bool {
+        self.reqs.is_empty()
     }
 
     /// Whether the (stored) object satisfies the selector.

@@ -586,16 +586,13 @@ fn list(
             break;
         }
     }
-    let remaining = if limit.is_some() { matching.count() } else { 0 };
+    let more = limit.is_some() && matching.next().is_some();
     let mut meta = json!({"resourceVersion": list_rv.to_string()});
-    if remaining > 0
-        && let Some(key) = &last_key
-    {
+    if more && let Some(key) = &last_key {
         meta["continue"] = json!(encode_continue(list_rv, key));
-        if query.get("labelSelector").unwrap_or_default().is_empty()
-            && query.get("fieldSelector").unwrap_or_default().is_empty()
-        {
-            meta["remainingItemCount"] = json!(remaining);
+        // Like the API server, the count is only given for an unfiltered list.
+        if labels.is_empty() && fields.is_empty() {
+            meta["remainingItemCount"] = json!(1 + matching.count());
         }
     }
     let r = store.resources.get(t.res);
