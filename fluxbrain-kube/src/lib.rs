@@ -2,7 +2,10 @@
 //!
 //! The default build holds the kube-rs collector ([`collector`]; start with [`KubeCollector`]):
 //! discovery of the Flux kinds a cluster serves, list and watch, events, controller pods and
-//! logs, many clusters at once. Behind the feature `sim` is the simulator.
+//! logs, many clusters at once. Beside it, what fluxbrain keeps in the cluster: the
+//! [`ConfigMapStore`] for the engine's state (compressed, split past 1 MiB, compare-and-swap
+//! writes) and the [`LeaderElector`] that lets one replica of several deliver. Behind the
+//! feature `sim` is the simulator.
 //!
 //! With feature `sim`, [`sim`] is an in-process Kubernetes API server that speaks the real HTTP
 //! protocol well enough that `kubectl` and kube-rs work against it unchanged: discovery, get and
@@ -18,9 +21,13 @@
 )]
 
 pub mod collector;
+pub mod configmap_store;
 pub mod error;
+pub mod lease;
 pub use collector::{ClusterConfig, CollectorConfig, KubeCollector};
+pub use configmap_store::ConfigMapStore;
 pub use error::Error;
+pub use lease::{LeaderElector, LeaseConfig};
 
 #[cfg(feature = "sim")]
 pub mod sim;

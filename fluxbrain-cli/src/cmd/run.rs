@@ -352,7 +352,9 @@ async fn run_continuous(
             }
             continue;
         }
-        let engine = match current.read().await.clone() {
+        // The read guard must be gone before the write below.
+        let existing = current.read().await.clone();
+        let engine = match existing {
             Some(engine) => engine,
             None => match start_engine(&wiring).await {
                 Ok(engine) => {
@@ -370,6 +372,12 @@ async fn run_continuous(
         let observations = wiring.collector.collect().await;
         match engine.observe(&observations, now()).await {
             Ok(report) => {
+                tracing::debug!(
+                    objects = ?report.objects,
+                    notifications = report.notifications.len(),
+                    open_incidents = report.open_incidents,
+                    "observed"
+                );
                 for e in &report.failed_clusters {
                     tracing::warn!(error = %e, "cluster not read; its incidents are kept as they were");
                 }

@@ -1,5 +1,6 @@
 //! The `fluxbrain` binary as operators and scripts use it.
 
+mod continuous;
 mod demo;
 mod end_to_end;
 mod failover;

@@ -4,6 +4,8 @@
 mod collector;
 mod kube_rs;
 mod kubectl;
+mod lease;
 mod protocol;
 mod scripts;
+mod state_store;
 mod support;

@@ -1,0 +1,280 @@
+//! The ConfigMap state store: fluxbrain's state in the cluster it watches, compressed, split
+//! across ConfigMaps past 1 MiB, written with optimistic concurrency.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use fluxbrain_core::engine::{State, StateStore, StoreError, decode, encode};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Api;
+use kube::api::{DeleteParams, ObjectMeta, PostParams};
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+
+/// The key of the compressed state (or of one chunk of it) in `binaryData`.
+const DATA_KEY: &str = "state.json.gz";
+/// Chunks stay well under the 1 MiB object limit (the API server's own bound, etcd's too).
+const CHUNK: usize = 900 * 1024;
+const PARTS: &str = "fluxbrain.io/parts";
+const GENERATION: &str = "fluxbrain.io/generation";
+const DIGEST: &str = "fluxbrain.io/sha256";
+const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "fluxbrain");
+
+/// Keeps the engine's state in ConfigMap `namespace/name` (and `name-<generation>-<i>` parts
+/// when it is larger than one ConfigMap holds).
+///
+/// Every save is a compare-and-swap on the head ConfigMap's `resourceVersion` from the last
+/// load or save: a writer that lost its Lease (and so missed the new leader's writes) gets
+/// [`StoreError::Conflict`] instead of overwriting. Parts are written before the head that
+/// names them and deleted after it moved on, so a crash never leaves a head without its parts.
+#[derive(Debug)]
+pub struct ConfigMapStore {
+    api: Api<ConfigMap>,
+    namespace: String,
+    name: String,
+    timeout: Duration,
+    /// The head's resourceVersion and parts generation as last read or written.
+    seen: Mutex<Option<Seen>>,
+}
+
+#[derive(Debug, Clone)]
+struct Seen {
+    resource_version: String,
+    generation: Option<String>,
+    parts: usize,
+}
+
+impl ConfigMapStore {
+    /// A store in `namespace/name` through `client`; every API call is bounded by `timeout`.
+    pub fn new(client: kube::Client, namespace: &str, name: &str, timeout: Duration) -> Self {
+        ConfigMapStore {
+            api: Api::namespaced(client, namespace),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            timeout,
+            seen: Mutex::new(None),
+        }
+    }
+
+    fn unavailable(&self, what: &str, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Unavailable {
+            store: self.name(),
+            message: format!("{what}: {e}"),
+        }
+    }
+
+    fn corrupt(&self, message: String) -> StoreError {
+        StoreError::Corrupt {
+            store: self.name(),
+            message: format!(
+                "{message}; left as it is: inspect it, then `kubectl -n {} delete configmap {}` to start over",
+                self.namespace, self.name
+            ),
+        }
+    }
+
+    async fn call<T>(
+        &self,
+        what: &str,
+        fut: impl std::future::Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(kube::Error::Api(status))) if status.code == 409 => {
+                Err(StoreError::Conflict { store: self.name() })
+            }
+            Ok(Err(e)) => Err(self.unavailable(what, e)),
+            Err(_) => Err(self.unavailable(what, format!("no answer within {:?}", self.timeout))),
+        }
+    }
+
+    fn part_name(&self, generation: &str, i: usize) -> String {
+        format!("{}-{generation}-{i}", self.name)
+    }
+
+    fn object(&self, name: String, data: Vec<u8>) -> ConfigMap {
+        ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(name),
+                namespace: Some(self.namespace.clone()),
+                labels: Some([(MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned())].into()),
+                ..ObjectMeta::default()
+            },
+            binary_data: Some([(DATA_KEY.to_owned(), ByteString(data))].into()),
+            ..ConfigMap::default()
+        }
+    }
+
+    async fn delete_parts(&self, generation: &str, parts: usize) {
+        for i in 0..parts {
+            let name = self.part_name(generation, i);
+            // Leftover parts are harmless (the head never names them again); log and go on.
+            if let Err(e) = self
+                .call(
+                    "delete part",
+                    self.api.delete(&name, &DeleteParams::default()),
+                )
+                .await
+            {
+                tracing::warn!(configmap = %name, error = %e, "could not delete an old state part");
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl StateStore for ConfigMapStore {
+    fn name(&self) -> String {
+        format!("configmap:{}/{}", self.namespace, self.name)
+    }
+
+    async fn load(&self) -> Result<Option<State>, StoreError> {
+        let Some(head) = self.call("get", self.api.get_opt(&self.name)).await? else {
+            *self.seen.lock().await = None;
+            return Ok(None);
+        };
+        let annotations = head.metadata.annotations.clone().unwrap_or_default();
+        let parts: usize = annotations
+            .get(PARTS)
+            .map(|p| {
+                p.parse()
+                    .map_err(|_| self.corrupt(format!("annotation {PARTS}={p:?}")))
+            })
+            .transpose()?
+            .unwrap_or(0);
+        let generation = annotations.get(GENERATION).cloned();
+        let mut compressed = Vec::new();
+        if parts == 0 {
+            compressed =
+                data_of(&head).ok_or_else(|| self.corrupt(format!("no binaryData.{DATA_KEY}")))?;
+        } else {
+            let generation = generation
+                .clone()
+                .ok_or_else(|| self.corrupt(format!("{parts} parts but no {GENERATION}")))?;
+            for i in 0..parts {
+                let name = self.part_name(&generation, i);
+                let part = self
+                    .call("get part", self.api.get_opt(&name))
+                    .await?
+                    .ok_or_else(|| self.corrupt(format!("part {name} is missing")))?;
+                compressed.extend(
+                    data_of(&part)
+                        .ok_or_else(|| self.corrupt(format!("part {name} has no data")))?,
+                );
+            }
+        }
+        if let Some(expected) = annotations.get(DIGEST)
+            && &hex(&Sha256::digest(&compressed)) != expected
+        {
+            return Err(self.corrupt("the parts do not match the recorded sha256".to_owned()));
+        }
+        let mut json = Vec::new();
+        GzDecoder::new(compressed.as_slice())
+            .read_to_end(&mut json)
+            .map_err(|e| self.corrupt(format!("not gzip: {e}")))?;
+        let state = decode(&json).map_err(|e| self.corrupt(e))?;
+        *self.seen.lock().await = Some(Seen {
+            resource_version: head.metadata.resource_version.clone().unwrap_or_default(),
+            generation,
+            parts,
+        });
+        Ok(Some(state))
+    }
+
+    async fn save(&self, state: &State) -> Result<(), StoreError> {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        encoder
+            .write_all(&encode(state))
+            .map_err(|e| self.unavailable("compress", e))?;
+        let compressed = encoder
+            .finish()
+            .map_err(|e| self.unavailable("compress", e))?;
+        let digest = hex(&Sha256::digest(&compressed));
+
+        let mut seen = self.seen.lock().await;
+        let (head_data, generation, parts) = if compressed.len() <= CHUNK {
+            (compressed, None, 0)
+        } else {
+            let generation = digest[..12].to_owned();
+            let chunks: Vec<&[u8]> = compressed.chunks(CHUNK).collect();
+            for (i, chunk) in chunks.iter().enumerate() {
+                let object = self.object(self.part_name(&generation, i), chunk.to_vec());
+                // A part of this generation may exist from an interrupted save: replace it.
+                let name = self.part_name(&generation, i);
+                let _ = self
+                    .call(
+                        "delete stale part",
+                        self.api.delete(&name, &DeleteParams::default()),
+                    )
+                    .await;
+                self.call(
+                    "create part",
+                    self.api.create(&PostParams::default(), &object),
+                )
+                .await?;
+            }
+            (Vec::new(), Some(generation), chunks.len())
+        };
+
+        let mut head = self.object(self.name.clone(), head_data);
+        if parts > 0 {
+            head.binary_data = None;
+        }
+        let mut annotations = std::collections::BTreeMap::new();
+        annotations.insert(PARTS.to_owned(), parts.to_string());
+        annotations.insert(DIGEST.to_owned(), digest);
+        if let Some(g) = &generation {
+            annotations.insert(GENERATION.to_owned(), g.clone());
+        }
+        head.metadata.annotations = Some(annotations);
+        let written = match seen.as_ref() {
+            Some(s) => {
+                head.metadata.resource_version = Some(s.resource_version.clone());
+                self.call(
+                    "replace",
+                    self.api.replace(&self.name, &PostParams::default(), &head),
+                )
+                .await
+            }
+            None => {
+                self.call("create", self.api.create(&PostParams::default(), &head))
+                    .await
+            }
+        };
+        let written = match written {
+            Ok(w) => w,
+            Err(e) => {
+                if let Some(g) = &generation
+                    && seen.as_ref().and_then(|s| s.generation.as_ref()) != Some(g)
+                {
+                    self.delete_parts(g, parts).await;
+                }
+                return Err(e);
+            }
+        };
+        let previous = seen.replace(Seen {
+            resource_version: written.metadata.resource_version.unwrap_or_default(),
+            generation: generation.clone(),
+            parts,
+        });
+        if let Some(old) = previous
+            && let Some(old_generation) = old.generation
+            && Some(&old_generation) != generation.as_ref()
+        {
+            self.delete_parts(&old_generation, old.parts).await;
+        }
+        Ok(())
+    }
+}
+
+fn data_of(cm: &ConfigMap) -> Option<Vec<u8>> {
+    cm.binary_data.as_ref()?.get(DATA_KEY).map(|b| b.0.clone())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
