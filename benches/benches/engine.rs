@@ -74,7 +74,43 @@ fn state_stores(c: &mut Criterion) {
     group.bench_function("baseline: serde_json::to_vec(state)", |b| {
         b.iter(|| serde_json::to_vec(black_box(&state)));
     });
+
+    // The ConfigMap store against the simulator's API server (same process, loopback HTTP).
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (server, store) = multi.block_on(async {
+        let sim = fluxbrain_kube::sim::Simulator::new(
+            fluxbrain_kube::sim::State::new(),
+            fluxbrain_kube::sim::Config::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let server = sim
+            .serve(([127, 0, 0, 1], 0).into())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let url = server.url().parse().unwrap_or_else(|e| panic!("{e}"));
+        let client =
+            kube::Client::try_from(kube::Config::new(url)).unwrap_or_else(|e| panic!("{e}"));
+        let store = fluxbrain_kube::ConfigMapStore::new(
+            client,
+            "default",
+            "fluxbrain-state",
+            std::time::Duration::from_secs(60),
+        );
+        let _ = store.load().await;
+        (server, store)
+    });
+    group.bench_function("configmap store: save", |b| {
+        b.iter(|| multi.block_on(store.save(black_box(&state))));
+    });
+    group.bench_function("configmap store: load", |b| {
+        b.iter(|| multi.block_on(store.load()));
+    });
     group.finish();
+    let _ = multi.block_on(server.shutdown());
     let _ = std::fs::remove_dir_all(dir);
 }
 
