@@ -11,7 +11,7 @@ use serde_json::Value;
 pub const START: &str = "2026-04-21T09:30:00Z";
 
 pub fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cluster-basic")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/clusters/basic")
 }
 
 pub fn config() -> Config {
