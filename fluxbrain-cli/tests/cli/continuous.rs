@@ -5,10 +5,9 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use fluxbrain_kube::sim::{Config, Simulator, State};
 use serde_json::Value;
 
-use crate::repo;
+use crate::serve_basic;
 
 /// Waits (bounded) for the next notification line.
 fn next(lines: &mpsc::Receiver<String>, what: &str) -> Value {
@@ -20,21 +19,7 @@ fn next(lines: &mpsc::Receiver<String>, what: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watches_and_notifies_on_change() {
-    let state = State::load_dir(repo().join("examples/clusters/basic")).unwrap();
-    let sim = Simulator::new(
-        state,
-        Config {
-            start: "2026-04-21T09:30:00Z".parse().unwrap(),
-            ..Config::default()
-        },
-    )
-    .unwrap();
-    let server = sim.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let kubeconfig = std::env::temp_dir().join(format!(
-        "fluxbrain-continuous-{}.kubeconfig",
-        std::process::id()
-    ));
-    server.write_kubeconfig(&kubeconfig).unwrap();
+    let (sim, server, kubeconfig) = serve_basic("continuous").await;
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_fluxbrain"))
         .arg("run")

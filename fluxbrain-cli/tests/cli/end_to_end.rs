@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::{fluxbrain, repo, stderr};
+use crate::{fluxbrain, stderr};
 
 async fn run_once(env: Vec<(&'static str, String)>) -> std::process::Output {
     tokio::task::spawn_blocking(move || {
@@ -25,21 +25,9 @@ fn body(request: &Request) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_notifier_gets_exactly_the_expected_requests_once() {
-    let state =
-        fluxbrain_kube::sim::State::load_dir(repo().join("examples/clusters/basic")).unwrap();
-    let sim = fluxbrain_kube::sim::Simulator::new(
-        state,
-        fluxbrain_kube::sim::Config {
-            start: "2026-04-21T09:30:00Z".parse().unwrap(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let server = sim.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (_sim, server, kubeconfig) = crate::serve_basic("e2e").await;
     let dir = std::env::temp_dir().join(format!("fluxbrain-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let kubeconfig = dir.join("kubeconfig");
-    server.write_kubeconfig(&kubeconfig).unwrap();
 
     let slack = MockServer::start().await;
     Mock::given(method("POST"))

@@ -11,7 +11,7 @@ use axum::routing::post;
 use fluxbrain_core::engine::StoreError;
 use fluxbrain_core::{Collector, Engine, EngineConfig, Notifier, Time};
 use fluxbrain_kube::collector::{ClusterConfig, CollectorConfig, KubeCollector};
-use fluxbrain_kube::sim::{Config, Simulator, State};
+use fluxbrain_kube::sim::Simulator;
 use fluxbrain_kube::{ConfigMapStore, LeaderElector, LeaseConfig};
 use fluxbrain_notify::{SecretUrl, WebhookConfig, WebhookNotifier};
 use tokio::time::Instant;
@@ -141,16 +141,7 @@ fn fail(sim: &Simulator, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_dies_between_queue_and_send() {
-    let state = State::load_dir(crate::repo().join("examples/clusters/basic")).unwrap();
-    let sim = Simulator::new(
-        state,
-        Config {
-            start: "2026-04-21T09:30:00Z".parse().unwrap(),
-            ..Config::default()
-        },
-    )
-    .unwrap();
-    let server = sim.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (sim, server, _kubeconfig) = crate::serve_basic("failover").await;
     let kube = kube::Config::new(server.url().parse().unwrap());
     let (hook, received) = receiver().await;
     let mut a = Replica::new("replica-a", &kube, &hook);

@@ -33,3 +33,28 @@ pub fn fluxbrain(args: &[&str], env: &[(&str, &str)]) -> Output {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// The example cluster on the simulator (its clock at the fixtures' "now"), and a kubeconfig
+/// for it written under a name unique to `tag`.
+pub async fn serve_basic(
+    tag: &str,
+) -> (
+    fluxbrain_kube::sim::Simulator,
+    fluxbrain_kube::sim::Server,
+    std::path::PathBuf,
+) {
+    use fluxbrain_kube::sim::{Config, Simulator, State};
+    let state = State::load_dir(repo().join("examples/clusters/basic")).unwrap();
+    let config = Config {
+        start: "2026-04-21T09:30:00Z".parse().unwrap(),
+        ..Config::default()
+    };
+    let sim = Simulator::new(state, config).unwrap();
+    let server = sim.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let kubeconfig = std::env::temp_dir().join(format!(
+        "fluxbrain-cli-{tag}-{}.kubeconfig",
+        std::process::id()
+    ));
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    (sim, server, kubeconfig)
+}

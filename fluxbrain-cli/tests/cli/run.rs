@@ -3,31 +3,9 @@
 
 use std::process::Output;
 
-use fluxbrain_kube::sim::{Config, Simulator, State};
-
-use crate::{fluxbrain, repo, stderr};
+use crate::{fluxbrain, serve_basic, stderr};
 
 const BASIC: &str = "examples/clusters/basic";
-
-/// Serves the example cluster; returns the simulator (keep it alive) and a kubeconfig path.
-async fn serve(tag: &str) -> (fluxbrain_kube::sim::Server, std::path::PathBuf) {
-    let state = State::load_dir(repo().join(BASIC)).unwrap();
-    let sim = Simulator::new(
-        state,
-        Config {
-            start: "2026-04-21T09:30:00Z".parse().unwrap(),
-            ..Config::default()
-        },
-    )
-    .unwrap();
-    let server = sim.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let path = std::env::temp_dir().join(format!(
-        "fluxbrain-cli-{tag}-{}.kubeconfig",
-        std::process::id()
-    ));
-    server.write_kubeconfig(&path).unwrap();
-    (server, path)
-}
 
 async fn run(args: &'static [&'static str], env: Vec<(&'static str, String)>) -> Output {
     tokio::task::spawn_blocking(move || {
@@ -40,7 +18,7 @@ async fn run(args: &'static [&'static str], env: Vec<(&'static str, String)>) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_once_emits_exactly_what_render_prints() {
-    let (_server, kubeconfig) = serve("parity").await;
+    let (_sim, _server, kubeconfig) = serve_basic("parity").await;
     let live = run(
         &["run", "--once", "--emit", "ndjson"],
         vec![
@@ -64,7 +42,7 @@ async fn run_once_emits_exactly_what_render_prints() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_with_the_same_state_says_nothing_new() {
-    let (_server, kubeconfig) = serve("state").await;
+    let (_sim, _server, kubeconfig) = serve_basic("state").await;
     let state =
         std::env::temp_dir().join(format!("fluxbrain-cli-state-{}.json", std::process::id()));
     let _ = std::fs::remove_file(&state);
