@@ -73,6 +73,9 @@ const LEASE_DURATION: Duration = Duration::from_secs(15);
 /// Deliveries stop this long before the lease could run out.
 const LEASE_MARGIN: Duration = Duration::from_secs(3);
 
+/// How long continuous mode waits for the first lists before its first step.
+const FIRST_SYNC: Duration = Duration::from_secs(30);
+
 /// Bound of state-store API calls.
 const STORE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -321,6 +324,9 @@ async fn run_continuous(
             leading_until.clone(),
         )));
     }
+    // Let the first lists arrive before the first policy step (bounded: an unreachable
+    // cluster is reported by that step).
+    let _ = tokio::time::timeout(FIRST_SYNC, wiring.collector.changed()).await;
     let mut lease_tick = tokio::time::interval(Duration::from_secs(5));
     let mut requeue = tokio::time::interval(args.requeue_interval);
     let mut exit = ExitCode::SUCCESS;
@@ -358,7 +364,11 @@ async fn run_continuous(
             Some(engine) => engine,
             None => match start_engine(&wiring).await {
                 Ok(engine) => {
-                    tracing::info!("leading: state loaded");
+                    if elector.is_some() {
+                        tracing::info!(state = %engine_state_name(&wiring.state), "holding the lease: state loaded, delivering");
+                    } else {
+                        tracing::info!(state = %engine_state_name(&wiring.state), "state loaded, watching");
+                    }
                     *current.write().await = Some(engine.clone());
                     engine
                 }
@@ -450,4 +460,12 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+fn engine_state_name(state: &StateSpec) -> String {
+    match state {
+        StateSpec::Memory => "memory".to_owned(),
+        StateSpec::File(path) => format!("file:{}", path.display()),
+        StateSpec::ConfigMap { namespace, name } => format!("configmap:{namespace}/{name}"),
+    }
 }
