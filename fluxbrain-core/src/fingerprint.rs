@@ -33,16 +33,9 @@ pub struct Fingerprint([u8; 16]);
 impl Fingerprint {
     /// Computes the fingerprint of `input`.
     pub fn of(input: &FingerprintInput<'_>) -> Fingerprint {
-        // One contiguous buffer and one hash call: much cheaper than feeding the hasher the
-        // dozen small pieces one by one.
-        let mut hasher = GoJsonHasher(Vec::with_capacity(
-            96 + input.cluster.len()
-                + input.namespace.len()
-                + input.kind.len()
-                + input.name.len()
-                + input.reason.len()
-                + input.revision.len(),
-        ));
+        // One contiguous buffer, on the stack for the usual sizes, and one hash call: much
+        // cheaper than feeding the hasher a dozen small pieces or allocating.
+        let mut hasher = GoJsonHasher::default();
         hasher.raw(b"{\"cluster\":");
         hasher.string(input.cluster);
         hasher.raw(b",\"namespace\":");
@@ -56,7 +49,7 @@ impl Fingerprint {
         hasher.raw(b",\"gitRev\":");
         hasher.string(input.revision);
         hasher.raw(b"}");
-        let digest = Sha256::digest(&hasher.0);
+        let digest = Sha256::digest(hasher.bytes());
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&digest[..16]);
         Fingerprint(bytes)
@@ -127,17 +120,70 @@ pub(crate) fn write_hex(bytes: &[u8], out: &mut [u8]) {
     }
 }
 
-/// Collects the bytes Go's `encoding/json` would write.
-struct GoJsonHasher(Vec<u8>);
+/// Bytes that may need escaping (or start U+2028/U+2029); all others are copied as they are.
+const SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[b'<' as usize] = true;
+    table[b'>' as usize] = true;
+    table[b'&' as usize] = true;
+    table[0xE2] = true;
+    table
+};
+
+/// Collects the bytes Go's `encoding/json` would write: in a stack buffer, spilling to the heap
+/// only for unusually long names.
+struct GoJsonHasher {
+    stack: [u8; 256],
+    len: usize,
+    spill: Vec<u8>,
+}
+
+impl Default for GoJsonHasher {
+    fn default() -> Self {
+        GoJsonHasher {
+            stack: [0; 256],
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+}
 
 impl GoJsonHasher {
+    #[inline(always)]
     fn raw(&mut self, bytes: &[u8]) {
-        self.0.extend_from_slice(bytes);
+        let end = self.len + bytes.len();
+        if let Some(slot) = self.stack.get_mut(self.len..end)
+            && self.spill.is_empty()
+        {
+            slot.copy_from_slice(bytes);
+            self.len = end;
+        } else {
+            if self.spill.is_empty() {
+                self.spill.extend_from_slice(&self.stack[..self.len]);
+            }
+            self.spill.extend_from_slice(bytes);
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.spill.is_empty() {
+            &self.stack[..self.len]
+        } else {
+            &self.spill
+        }
     }
 
     /// A JSON string with Go's escaping: `"` `\` and control characters, `\b \f \n \r \t` by
     /// name, other controls as `\u00XX`, `<` `>` `&` as `\u003c` `\u003e` `\u0026`, and
     /// U+2028/U+2029 as `\u2028`/`\u2029`.
+    #[inline]
     fn string(&mut self, s: &str) {
         self.raw(b"\"");
         let bytes = s.as_bytes();
@@ -145,6 +191,10 @@ impl GoJsonHasher {
         let mut i = 0;
         while i < bytes.len() {
             let b = bytes[i];
+            if !SPECIAL[usize::from(b)] {
+                i += 1;
+                continue;
+            }
             let escape: Option<&[u8]> = match b {
                 b'"' => Some(b"\\\""),
                 b'\\' => Some(b"\\\\"),
@@ -221,8 +271,19 @@ mod tests {
     #[test]
     fn control_characters_escape_like_go() {
         // Go writes \u0001 for U+0001 and \b for U+0008 (Go >= 1.22).
-        let mut a = GoJsonHasher(Vec::new());
-        a.string("\u{1}\u{8}x\u{2029}<&>");
-        assert_eq!(a.0, br#""\u0001\bx\u2029\u003c\u0026\u003e""#);
+        let mut a = GoJsonHasher::default();
+        a.string("\u{1}\u{8}x\u{2029}<&>\u{e2}\u{2027}");
+        assert_eq!(
+            a.bytes(),
+            "\"\\u0001\\bx\\u2029\\u003c\\u0026\\u003e\u{e2}\u{2027}\"".as_bytes()
+        );
+        let mut long = GoJsonHasher::default();
+        let name = "n".repeat(300);
+        long.string(&name);
+        assert_eq!(
+            long.bytes(),
+            format!("\"{name}\"").as_bytes(),
+            "spills to the heap"
+        );
     }
 }
