@@ -364,6 +364,13 @@ async fn run_continuous(
             Some(engine) => engine,
             None => match start_engine(&wiring).await {
                 Ok(engine) => {
+                    // Fence: the first write of a new leader makes a deposed one's writes fail.
+                    if elector.is_some()
+                        && let Err(e) = engine.save().await
+                    {
+                        tracing::warn!(error = %e, "state not saved on taking over; stepping down");
+                        continue;
+                    }
                     if elector.is_some() {
                         tracing::info!(state = %engine_state_name(&wiring.state), "holding the lease: state loaded, delivering");
                     } else {

@@ -94,15 +94,16 @@ impl Replica {
                 "fluxbrain-state",
                 Duration::from_secs(10),
             ));
-            self.engine = Some(
-                Engine::start(
-                    store,
-                    vec![self.notifier.clone()],
-                    None,
-                    EngineConfig::default(),
-                )
-                .await?,
-            );
+            let engine = Engine::start(
+                store,
+                vec![self.notifier.clone()],
+                None,
+                EngineConfig::default(),
+            )
+            .await?;
+            // As `fluxbrain run` does on taking over: write first, fencing the old leader out.
+            engine.save().await?;
+            self.engine = Some(engine);
         }
         let engine = self.engine.as_ref().unwrap();
         engine.observe(&self.collector.collect().await, now).await?;

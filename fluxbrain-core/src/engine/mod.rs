@@ -336,6 +336,13 @@ impl Engine {
         self.store.save(&state).await
     }
 
+    /// Saves the current state as it is. A replica that just took over a shared store calls
+    /// this first: its write moves the store on, so a deposed leader's next write is refused.
+    pub async fn save(&self) -> Result<(), StoreError> {
+        let state = self.state.lock().await;
+        self.store.save(&state).await
+    }
+
     /// The earliest time notifier number `index` has something to attempt.
     pub async fn next_due(&self, index: usize) -> Option<Time> {
         let name = self.notifiers.get(index)?.name().to_owned();
