@@ -122,15 +122,27 @@ impl ClusterStore {
     pub fn observation(&self, cluster: &str) -> (ClusterObservation, Vec<PodFacts>) {
         let mut snapshot = Snapshot::new(cluster);
         let mut unobserved = Vec::new();
+        // Events only ever serve as evidence (and timestamps) of failing objects: copying the
+        // others into every observation would only cost time.
+        let mut failing = std::collections::HashSet::new();
         for (kind, feed) in &self.objects {
             if feed.observed() {
-                snapshot.objects.extend(feed.values().cloned());
+                for object in feed.values() {
+                    if object.health() == fluxbrain_core::Health::Failing {
+                        failing.insert(object.key.clone());
+                    }
+                    snapshot.objects.push(object.clone());
+                }
             } else {
                 unobserved.push(kind.clone());
             }
         }
         for feed in self.events.values() {
-            snapshot.events.extend(feed.values().cloned());
+            snapshot.events.extend(
+                feed.values()
+                    .filter(|e| failing.contains(&e.involved))
+                    .cloned(),
+            );
         }
         let pods: Vec<PodFacts> = self.pods.values().cloned().collect();
         snapshot.pods = pods.iter().map(|p| p.pod.clone()).collect();
