@@ -118,14 +118,34 @@ fn read_file(path: &Path, loaded: &mut Loaded) {
     };
     match kind_of(path).unwrap_or(FileKind::Yaml) {
         FileKind::Log => read_log(path, &bytes, loaded),
-        FileKind::Json => match serde_json::from_slice::<serde_json::Value>(&bytes) {
-            Ok(value) => add_document(path, None, &value, loaded),
-            Err(e) => loaded.problem(path, None, format!("not valid JSON: {e} (skipped)")),
-        },
+        FileKind::Json => read_json(path, &bytes, loaded),
         FileKind::Yaml => match std::str::from_utf8(&bytes) {
             Ok(text) => read_yaml(path, text, loaded),
             Err(e) => loaded.problem(path, None, format!("not UTF-8 text: {e} (skipped)")),
         },
+    }
+}
+
+/// One JSON document, or several one after another (NDJSON, `kubectl get -w -o json`); a
+/// syntax error ends the file there, keeping the documents before it.
+fn read_json(path: &Path, bytes: &[u8], loaded: &mut Loaded) {
+    let documents: Vec<_> = serde_json::Deserializer::from_slice(bytes)
+        .into_iter::<serde_json::Value>()
+        .collect();
+    let several = documents.len() > 1;
+    for (i, document) in documents.into_iter().enumerate() {
+        let place = several.then(|| format!("document {}", i + 1));
+        match document {
+            Ok(value) => add_document(path, place, &value, loaded),
+            Err(e) => {
+                loaded.problem(
+                    path,
+                    Some(format!("document {}", i + 1)),
+                    format!("not valid JSON: {e} (this and any later documents skipped)"),
+                );
+                break;
+            }
+        }
     }
 }
 

@@ -191,3 +191,23 @@ fn log_file_header_names_the_pod() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn api_lists_concatenated_json_and_timestamped_logs() {
+    let dir = std::env::temp_dir().join(format!("fluxbrain-render-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // What `curl .../kustomizations` returns (items without kind), then a second document.
+    let list = r#"{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"KustomizationList","metadata":{},"items":[{"metadata":{"name":"apps","namespace":"shop"},"status":{"conditions":[{"type":"Ready","status":"False","reason":"BuildFailed","message":"boom","lastTransitionTime":"2026-04-21T09:00:00Z"}]}}]}"#;
+    let pod = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"kc-1","namespace":"flux-system","labels":{"app":"kustomize-controller"}},"spec":{"containers":[{"name":"manager","image":"ghcr.io/fluxcd/kustomize-controller:v1.8.2"}]}}"#;
+    std::fs::write(dir.join("cluster.json"), format!("{list}\n{pod}\n")).unwrap();
+    let line = r#"2026-04-21T09:00:01.5Z {"level":"error","ts":"2026-04-21T09:00:01.400Z","msg":"Reconciliation failed","controllerKind":"Kustomization","namespace":"shop","name":"apps","error":"boom"}"#;
+    std::fs::write(dir.join("kc-1.log"), format!("{line}\n")).unwrap();
+    let out = fluxbrain(&["render", "--cluster", "c", dir.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let event: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(event["metadata"]["name"], "apps");
+    assert_eq!(event["source"]["version"], "v1.8.2");
+    assert_eq!(event["evidence"][0]["type"], "log_line");
+    assert_eq!(event["evidence"][0]["data"]["error"], "boom");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

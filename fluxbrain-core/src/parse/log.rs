@@ -37,8 +37,20 @@ pub fn parse_log_line(
     pod: &str,
     container: &str,
 ) -> Result<Option<LogLine>, LogLineError> {
-    let raw: RawLine<'_> = serde_json::from_str(line.trim_end_matches(['\r', '\n']))
-        .map_err(|e| LogLineError::NotJson(e.to_string()))?;
+    let line = line.trim_end_matches(['\r', '\n']);
+    // `kubectl logs --timestamps` puts the kubelet's RFC 3339 time before each line.
+    let line = match line.split_once(' ') {
+        Some((stamp, rest))
+            if !line.starts_with('{')
+                && rest.starts_with('{')
+                && super::fields::parse_rfc3339(stamp).is_some() =>
+        {
+            rest
+        }
+        _ => line,
+    };
+    let raw: RawLine<'_> =
+        serde_json::from_str(line).map_err(|e| LogLineError::NotJson(e.to_string()))?;
     let object = if let Some(kind) = raw.controller_kind.0.as_deref() {
         let (Some(name), namespace) = (raw.name.0.as_deref(), raw.namespace.0.as_deref()) else {
             return Ok(None);
@@ -229,6 +241,14 @@ mod tests {
         assert_eq!(got.revision.as_deref(), Some("v1@sha256:d2"));
         assert_eq!(got.reconcile_id.as_deref(), Some("df4d"));
         assert_eq!(got.time.to_string(), "2026-04-21T09:29:14.771Z");
+    }
+
+    #[test]
+    fn kubectl_timestamps_prefix_is_skipped() {
+        let line = r#"2026-04-21T09:29:14.771234567Z {"level":"error","ts":"2026-04-21T09:29:14.771Z","msg":"m","controllerKind":"Bucket","namespace":"n","name":"b"}"#;
+        let got = parse_log_line(line, "p", "c").unwrap().unwrap();
+        assert_eq!(got.object, ObjectRef::new(Kind::Bucket, "n", "b"));
+        assert!(parse_log_line("not-a-time {\"a\":1}", "p", "c").is_err());
     }
 
     #[test]

@@ -73,8 +73,24 @@ fn parse_into(
         && kind.ends_with("List")
         && let Some(Value::Array(items)) = doc.get("items")
     {
+        // The API server's own lists (`KustomizationList`) leave `apiVersion` and `kind` out
+        // of their items; `kubectl get -o json` (`kind: List`) keeps them.
+        let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty());
+        let api_version = doc.get("apiVersion").and_then(Value::as_str);
         for (i, item) in items.iter().enumerate() {
-            parse_into(item, Some(i), warnings, out);
+            match (item, item_kind, api_version) {
+                (Value::Object(map), Some(item_kind), Some(api_version))
+                    if !map.contains_key("kind") =>
+                {
+                    let mut filled = map.clone();
+                    filled.insert("kind".into(), Value::from(item_kind));
+                    filled
+                        .entry("apiVersion")
+                        .or_insert_with(|| Value::from(api_version));
+                    parse_into(&Value::Object(filled), Some(i), warnings, out);
+                }
+                _ => parse_into(item, Some(i), warnings, out),
+            }
         }
         return;
     }

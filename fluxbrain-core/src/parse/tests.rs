@@ -230,3 +230,19 @@ fn not_an_object() {
         "{err}"
     );
 }
+
+#[test]
+fn api_server_lists_name_their_items_kind() {
+    let list = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "KustomizationList",
+        "metadata": {"resourceVersion": "7"},
+        "items": [{"metadata": {"name": "apps", "namespace": "shop"},
+                   "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "BuildFailed"}]}}]});
+    let mut warnings = Vec::new();
+    let docs = parse_document(&list, &mut warnings);
+    let Ok(Document::Object(o)) = &docs[0] else {
+        panic!("{docs:?}")
+    };
+    assert_eq!(o.key, ObjectRef::new(Kind::Kustomization, "shop", "apps"));
+    assert_eq!(o.api_version, "kustomize.toolkit.fluxcd.io/v1");
+    assert_eq!(o.health(), Health::Failing);
+}
