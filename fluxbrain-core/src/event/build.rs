@@ -21,7 +21,8 @@ pub struct BuildOptions {
     pub environment: Option<Environment>,
     /// Tags appended after fluxbrain's own.
     pub tags: Vec<String>,
-    /// The end of the failure window for log lines; `None` keeps every line after the start.
+    /// The end of the failure window for log lines, and the timestamp of a failing object that
+    /// shows no time at all; `None` keeps every line after the start.
     pub now: Option<Time>,
 }
 
@@ -77,12 +78,15 @@ pub fn build(
     let key = &object.key;
     let events = index.events(key);
 
-    // The failing condition's transition, else the newest event, else the object's creation.
+    // The failing condition's transition, else the newest event, else the object's creation,
+    // else the caller's "now" (else the Unix epoch, visibly not a real time).
     let timestamp = condition
         .last_transition_time
         .or_else(|| events.iter().filter_map(|e| e.last).max())
         .or(object.created)
-        .map_or(Time::UNIX_EPOCH, Time::new);
+        .map(Time::new)
+        .or(options.now)
+        .unwrap_or(Time::UNIX_EPOCH);
     let incident = incident.unwrap_or(Incident {
         started: timestamp,
         occurrence: 1,

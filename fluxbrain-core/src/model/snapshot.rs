@@ -70,7 +70,10 @@ impl<'s> SnapshotIndex<'s> {
             let Some(object) = objects.get(&event.involved) else {
                 continue;
             };
-            let same_group = event.involved_group == group_of(&object.api_version);
+            // Recorders always set the involved apiVersion; a hand-written event without one
+            // still counts.
+            let same_group = event.involved_group.is_empty()
+                || event.involved_group == group_of(&object.api_version);
             let same_uid = match (&event.involved_uid, &object.uid) {
                 (Some(a), Some(b)) => a == b,
                 _ => true,

@@ -246,3 +246,41 @@ fn api_server_lists_name_their_items_kind() {
     assert_eq!(o.api_version, "kustomize.toolkit.fluxcd.io/v1");
     assert_eq!(o.health(), Health::Failing);
 }
+
+#[test]
+fn timeless_failure_uses_now_and_events_without_api_version_count() {
+    use crate::event::{BuildOptions, build_all};
+    use crate::model::snapshot::Snapshot;
+    use crate::time::Time;
+    let mut snapshot = Snapshot::new("c");
+    let object = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "apps", "namespace": "shop"},
+        "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "BuildFailed"}]}});
+    let Ok(Document::Object(o)) = one(object) else {
+        panic!()
+    };
+    snapshot.objects.push(o);
+    let now = Time::parse("2026-04-21T09:30:00Z").unwrap();
+    let options = BuildOptions {
+        now: Some(now),
+        ..BuildOptions::default()
+    };
+    assert_eq!(build_all(&snapshot, &options)[0].timestamp, now);
+    assert_eq!(
+        build_all(&snapshot, &BuildOptions::default())[0].timestamp,
+        Time::UNIX_EPOCH
+    );
+
+    let event = json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e", "namespace": "shop"},
+        "involvedObject": {"kind": "Kustomization", "name": "apps"}, "reason": "BuildFailed",
+        "message": "m", "type": "Warning", "lastTimestamp": "2026-04-21T09:10:00Z"});
+    let Ok(Document::Event(e)) = one(event) else {
+        panic!()
+    };
+    snapshot.events.push(e);
+    let built = build_all(&snapshot, &BuildOptions::default());
+    assert_eq!(
+        built[0].timestamp,
+        Time::parse("2026-04-21T09:10:00Z").unwrap()
+    );
+}
