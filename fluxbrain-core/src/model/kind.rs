@@ -76,11 +76,14 @@ impl Kind {
     }
 
     /// The kind of an object with this `apiVersion` and `kind`: a Flux name in a foreign
-    /// group (say, a CRD of another project also called `Bucket`) is [`Kind::Other`].
+    /// group (say, a CRD of another project also called `Bucket`) is [`Kind::Other`]; an empty
+    /// `apiVersion` (a reference that does not say) trusts the name.
     pub fn from_api(api_version: &str, name: &str) -> Kind {
         let kind = Kind::from_name(name);
         match kind.group() {
-            Some(group) if group != group_of(api_version) => Kind::Other(name.into()),
+            Some(group) if !api_version.is_empty() && group != group_of(api_version) => {
+                Kind::Other(name.into())
+            }
             _ => kind,
         }
     }
