@@ -53,6 +53,9 @@ mod tests {
         });
         let started = Time::parse("2026-04-21T09:22:52Z").unwrap();
         let id = event_id(&fp, started);
+        // Computed independently (Python: hashlib + uuid) from the same definition.
+        assert_eq!(fp.to_string(), "35aa618a8c76a478d3d138f1529f0b58");
+        assert_eq!(id, "8fb65ffb-b6c9-83df-bb34-0186dc258db7");
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "8");
         assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
