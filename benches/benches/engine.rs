@@ -37,6 +37,9 @@ fn policy_step(c: &mut Criterion) {
     group.bench_function("observe 10k objects (5% failing, steady)", |b| {
         b.iter(|| block_on(engine.observe(black_box(&observation), now)));
     });
+    group.bench_function("part: clone the 10k objects of a snapshot", |b| {
+        b.iter(|| observation[0].as_ref().map(|o| o.snapshot.objects.clone()).ok());
+    });
     group.bench_function("baseline: index 10k objects + health of each", |b| {
         b.iter(|| {
             let snapshot = &observation[0].as_ref().map(|o| &o.snapshot);
