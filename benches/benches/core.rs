@@ -46,7 +46,7 @@ fn parse(input: &Input) -> Snapshot {
     {
         for doc in parse_document(value, &mut warnings) {
             match doc {
-                Ok(Document::Object(o)) => snapshot.objects.push(o),
+                Ok(Document::Object(o)) => snapshot.objects.push(o.into()),
                 Ok(Document::Event(e)) => snapshot.events.push(e),
                 Ok(Document::Pod(p)) => snapshot.pods.push(p),
                 _ => {}

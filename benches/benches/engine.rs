@@ -38,7 +38,12 @@ fn policy_step(c: &mut Criterion) {
         b.iter(|| block_on(engine.observe(black_box(&observation), now)));
     });
     group.bench_function("part: clone the 10k objects of a snapshot", |b| {
-        b.iter(|| observation[0].as_ref().map(|o| o.snapshot.objects.clone()).ok());
+        b.iter(|| {
+            observation[0]
+                .as_ref()
+                .map(|o| o.snapshot.objects.clone())
+                .ok()
+        });
     });
     group.bench_function("baseline: index 10k objects + health of each", |b| {
         b.iter(|| {

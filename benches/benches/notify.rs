@@ -33,7 +33,7 @@ fn notes() -> Vec<Notification> {
     let mut add = |value: &serde_json::Value, snapshot: &mut Snapshot| {
         for doc in parse_document(value, &mut warnings) {
             match doc {
-                Ok(Document::Object(o)) => snapshot.objects.push(o),
+                Ok(Document::Object(o)) => snapshot.objects.push(o.into()),
                 Ok(Document::Event(e)) => snapshot.events.push(e),
                 Ok(Document::Pod(p)) => snapshot.pods.push(p),
                 _ => {}

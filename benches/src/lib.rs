@@ -147,7 +147,7 @@ pub fn cluster(n: usize, failing_every: usize) -> fluxbrain_core::Snapshot {
     let mut push = |value: &Value| {
         for doc in fluxbrain_core::parse_document(value, &mut warnings) {
             if let Ok(fluxbrain_core::Document::Object(o)) = doc {
-                snapshot.objects.push(o);
+                snapshot.objects.push(o.into());
             }
         }
     };

@@ -178,7 +178,7 @@ fn add_document(
     let mut warnings: Vec<ParseWarning> = Vec::new();
     for result in parse_document(value, &mut warnings) {
         match result {
-            Ok(Document::Object(object)) => loaded.snapshot.objects.push(object),
+            Ok(Document::Object(object)) => loaded.snapshot.objects.push(object.into()),
             Ok(Document::Event(event)) => loaded.snapshot.events.push(event),
             Ok(Document::Pod(pod)) => loaded.snapshot.pods.push(pod),
             Ok(Document::Ignored { .. }) => {}

@@ -32,7 +32,7 @@
 //! let mut warnings = Vec::new();
 //! for doc in parse_document(&object, &mut warnings) {
 //!     if let Ok(Document::Object(o)) = doc {
-//!         snapshot.objects.push(o);
+//!         snapshot.objects.push(o.into());
 //!     }
 //! }
 //! let events = build_all(&snapshot, &BuildOptions::default());
@@ -113,7 +113,7 @@ fn conformance_event() -> ErrorEvent {
     let mut snapshot = Snapshot::new("prod");
     for doc in parse_document(&object, &mut Vec::new()) {
         if let Ok(Document::Object(o)) = doc {
-            snapshot.objects.push(o);
+            snapshot.objects.push(o.into());
         }
     }
     build_all(&snapshot, &BuildOptions::default())

@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let mut snapshot = Snapshot::new("fuzz");
     for doc in parse_document(&value, &mut warnings) {
         match doc {
-            Ok(Document::Object(o)) => snapshot.objects.push(o),
+            Ok(Document::Object(o)) => snapshot.objects.push(o.into()),
             Ok(Document::Event(e)) => snapshot.events.push(e),
             Ok(Document::Pod(p)) => snapshot.pods.push(p),
             Ok(Document::Ignored { .. }) => {}

@@ -89,7 +89,7 @@ fn observation(
                 "message": "m", "lastTransitionTime": since[i].to_string()}]}});
         for doc in parse_document(&value, &mut Vec::new()) {
             if let Ok(Document::Object(o)) = doc {
-                snapshot.objects.push(o);
+                snapshot.objects.push(o.into());
             }
         }
     }

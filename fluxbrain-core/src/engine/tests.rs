@@ -56,7 +56,7 @@ fn observation(values: &[Value]) -> Vec<Result<ClusterObservation, CollectError>
     for value in values {
         for doc in parse_document(value, &mut Vec::new()) {
             if let Ok(Document::Object(o)) = doc {
-                snapshot.objects.push(o);
+                snapshot.objects.push(o.into());
             }
         }
     }

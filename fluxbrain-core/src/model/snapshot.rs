@@ -1,6 +1,7 @@
 //! A snapshot of one cluster, and the index that joins its parts.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::event::KubeEvent;
 use super::health::Health;
@@ -15,8 +16,9 @@ use super::pod::ControllerPod;
 pub struct Snapshot {
     /// The cluster's name (configured; Kubernetes objects never carry it).
     pub cluster: String,
-    /// Flux objects.
-    pub objects: Vec<FluxObject>,
+    /// Flux objects, shared: a watching collector hands out the same objects collection after
+    /// collection without copying them.
+    pub objects: Vec<Arc<FluxObject>>,
     /// Events about them (others are ignored).
     pub events: Vec<KubeEvent>,
     /// Controller pods.
@@ -55,7 +57,7 @@ impl<'s> SnapshotIndex<'s> {
     fn new(snapshot: &'s Snapshot) -> Self {
         let mut objects: HashMap<&ObjectRef, &FluxObject> =
             HashMap::with_capacity(snapshot.objects.len());
-        for object in &snapshot.objects {
+        for object in snapshot.objects.iter().map(Arc::as_ref) {
             objects
                 .entry(&object.key)
                 .and_modify(|kept| {

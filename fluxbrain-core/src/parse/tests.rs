@@ -259,7 +259,7 @@ fn timeless_failure_uses_now_and_events_without_api_version_count() {
     let Ok(Document::Object(o)) = one(object) else {
         panic!()
     };
-    snapshot.objects.push(o);
+    snapshot.objects.push(o.into());
     let now = Time::parse("2026-04-21T09:30:00Z").unwrap();
     let options = BuildOptions {
         now: Some(now),

@@ -70,7 +70,7 @@ fn observe(step: &[Shown; 4]) -> Vec<Result<ClusterObservation, crate::collect::
         if let Some(value) = object(name, *shown) {
             for doc in parse_document(&value, &mut Vec::new()) {
                 if let Ok(Document::Object(o)) = doc {
-                    snapshot.objects.push(o);
+                    snapshot.objects.push(o.into());
                 }
             }
         }

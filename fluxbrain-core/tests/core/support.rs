@@ -86,7 +86,7 @@ pub fn load(paths: &[PathBuf], cluster: &str) -> Loaded {
             };
             for result in parse_document(&value, &mut loaded.warnings) {
                 match result {
-                    Ok(Document::Object(o)) => loaded.snapshot.objects.push(o),
+                    Ok(Document::Object(o)) => loaded.snapshot.objects.push(o.into()),
                     Ok(Document::Event(e)) => loaded.snapshot.events.push(e),
                     Ok(Document::Pod(p)) => loaded.snapshot.pods.push(p),
                     Ok(Document::Ignored { .. }) => {}

@@ -31,7 +31,7 @@ impl Gathered {
                 continue;
             }
             match read(&item, cluster, counters) {
-                Some(Fact::Object(o)) => self.snapshot.objects.push(o),
+                Some(Fact::Object(o)) => self.snapshot.objects.push(o.into()),
                 Some(Fact::Event(e)) => self.snapshot.events.push(e),
                 Some(Fact::Pod(p)) => {
                     self.snapshot.pods.push(p.pod.clone());

@@ -109,7 +109,7 @@ impl<V: Clone> Feed<V> {
 #[derive(Debug, Default)]
 pub(crate) struct ClusterStore {
     /// Objects by kind.
-    pub objects: BTreeMap<Kind, Feed<FluxObject>>,
+    pub objects: BTreeMap<Kind, Feed<std::sync::Arc<FluxObject>>>,
     /// Events by the kind they are about.
     pub events: BTreeMap<Kind, Feed<KubeEvent>>,
     /// Controller pods.

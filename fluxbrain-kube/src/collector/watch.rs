@@ -233,7 +233,7 @@ fn apply(
                         .objects
                         .entry(s.kind.clone())
                         .or_default()
-                        .upsert(key, o),
+                        .upsert(key, std::sync::Arc::new(o)),
                     _ => false,
                 },
                 Some(Fact::Event(e)) => match source {

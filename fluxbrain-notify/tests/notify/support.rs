@@ -33,7 +33,7 @@ pub fn events() -> &'static [ErrorEvent] {
                 }
                 for doc in parse_document(&value, &mut warnings) {
                     match doc {
-                        Ok(Document::Object(o)) => snapshot.objects.push(o),
+                        Ok(Document::Object(o)) => snapshot.objects.push(o.into()),
                         Ok(Document::Event(e)) => snapshot.events.push(e),
                         Ok(Document::Pod(p)) => snapshot.pods.push(p),
                         _ => {}

@@ -139,7 +139,7 @@ pub fn offline(dir: &Path, cluster: &str) -> Snapshot {
                 let value = Value::deserialize(doc).unwrap();
                 for parsed in parse_document(&value, &mut Vec::new()) {
                     match parsed.unwrap() {
-                        Document::Object(o) => snapshot.objects.push(o),
+                        Document::Object(o) => snapshot.objects.push(o.into()),
                         Document::Event(e) => snapshot.events.push(e),
                         Document::Pod(p) => snapshot.pods.push(p),
                         Document::Ignored { .. } => {}
@@ -171,7 +171,7 @@ pub async fn collect_one(collector: &KubeCollector) -> ClusterObservation {
 }
 
 /// Objects sorted by key, for whole-state comparisons.
-pub fn sorted(mut objects: Vec<FluxObject>) -> Vec<FluxObject> {
+pub fn sorted(mut objects: Vec<std::sync::Arc<FluxObject>>) -> Vec<std::sync::Arc<FluxObject>> {
     objects.sort_by(|a, b| a.key.cmp(&b.key));
     objects
 }
