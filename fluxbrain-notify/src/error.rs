@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use fluxbrain_core::{AnalyzerError, DeliveryError, Retry};
+use fluxbrain_core::{AnalyzerError, DeliveryError, Notification, Receipt, Retry};
 
 /// Errors from fluxbrain's outbound HTTP: configuration, the notifiers and the analyzer.
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +171,25 @@ impl Error {
         match out.strip_prefix(&prefix) {
             Some(rest) => rest.to_owned(),
             None => out,
+        }
+    }
+}
+
+/// One delivery's outcome, logged (the notification id and the error, never a secret) and
+/// turned into core's error: what every notifier's `deliver` returns.
+pub(crate) fn logged(
+    notifier: &'static str,
+    note: &Notification,
+    result: Result<Receipt, Error>,
+) -> Result<Receipt, DeliveryError> {
+    match result {
+        Ok(receipt) => {
+            tracing::debug!(notifier, notification = %note.id, "delivered");
+            Ok(receipt)
+        }
+        Err(e) => {
+            tracing::warn!(notifier, notification = %note.id, error = %e, "delivery failed");
+            Err(e.into())
         }
     }
 }

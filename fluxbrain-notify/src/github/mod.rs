@@ -300,16 +300,7 @@ impl Notifier for GithubNotifier {
         note: &Notification,
         thread: Option<&Receipt>,
     ) -> Result<Receipt, DeliveryError> {
-        match self.deliver_one(note, thread).await {
-            Ok(r) => {
-                tracing::debug!(notifier = NAME, notification = %note.id, "delivered");
-                Ok(r)
-            }
-            Err(e) => {
-                tracing::warn!(notifier = NAME, notification = %note.id, error = %e, "delivery failed");
-                Err(e.into())
-            }
-        }
+        crate::error::logged(NAME, note, self.deliver_one(note, thread).await)
     }
 }
 

@@ -180,15 +180,7 @@ impl Notifier for WebhookNotifier {
         note: &Notification,
         _thread: Option<&Receipt>,
     ) -> Result<Receipt, DeliveryError> {
-        match self.send(note).await {
-            Ok(()) => {
-                tracing::debug!(notifier = NAME, notification = %note.id, "delivered");
-                Ok(Receipt::default())
-            }
-            Err(e) => {
-                tracing::warn!(notifier = NAME, notification = %note.id, error = %e, "delivery failed");
-                Err(e.into())
-            }
-        }
+        let result = self.send(note).await.map(|()| Receipt::default());
+        crate::error::logged(NAME, note, result)
     }
 }
