@@ -65,7 +65,9 @@ pub use state::State;
 
 use crate::Error;
 use logs::Logs;
-use resources::{EVENTS, FluxKind, NAMESPACES, PODS, Resources, flux_kind, split_api_version};
+use resources::{
+    EVENTS, FluxKind, NAMESPACES, PODS, ResId, Resources, flux_kind, split_api_version,
+};
 use script::{Action, Step, Target, revision_fields};
 use store::{SplitMix, Store, WriteOpts, rfc3339};
 
@@ -534,6 +536,29 @@ impl Core {
         Ok((res, r.version.clone(), obj))
     }
 
+    /// A merge patch of `target` (its status when `opts.status`), errors as messages.
+    fn merge(
+        &mut self,
+        res: ResId,
+        version: &str,
+        target: &Target,
+        doc: &Value,
+        opts: WriteOpts,
+    ) -> Result<(), String> {
+        self.store
+            .patch(
+                res,
+                version,
+                &target.namespace,
+                &target.name,
+                patch::PatchType::Merge,
+                doc,
+                opts,
+            )
+            .map(|_| ())
+            .map_err(|e| e.message)
+    }
+
     fn apply(&mut self, action: &Action) -> Result<Effect, String> {
         let now = self.clock.now();
         let status_opts = WriteOpts {
@@ -579,17 +604,7 @@ impl Core {
                     }
                 }
                 let doc = json!({"status": {"conditions": list}});
-                self.store
-                    .patch(
-                        res,
-                        &version,
-                        &target.namespace,
-                        &target.name,
-                        patch::PatchType::Merge,
-                        &doc,
-                        status_opts,
-                    )
-                    .map_err(err)?;
+                self.merge(res, &version, target, &doc, status_opts)?;
             }
             Action::SetRevision { target, revision } => {
                 let (res, version, obj) = self.resolve(target)?;
@@ -598,45 +613,15 @@ impl Core {
                     set_pointer(&mut new, pointer, json!(revision));
                 }
                 let doc = json!({"status": new.get("status").cloned().unwrap_or(json!({}))});
-                self.store
-                    .patch(
-                        res,
-                        &version,
-                        &target.namespace,
-                        &target.name,
-                        patch::PatchType::Merge,
-                        &doc,
-                        status_opts,
-                    )
-                    .map_err(err)?;
+                self.merge(res, &version, target, &doc, status_opts)?;
             }
             Action::Patch { target, merge } => {
                 let (res, version, _) = self.resolve(target)?;
                 let opts = WriteOpts::default();
-                self.store
-                    .patch(
-                        res,
-                        &version,
-                        &target.namespace,
-                        &target.name,
-                        patch::PatchType::Merge,
-                        merge,
-                        opts,
-                    )
-                    .map_err(err)?;
+                self.merge(res, &version, target, merge, opts)?;
                 if let Some(status) = merge.get("status") {
                     let doc = json!({"status": status});
-                    self.store
-                        .patch(
-                            res,
-                            &version,
-                            &target.namespace,
-                            &target.name,
-                            patch::PatchType::Merge,
-                            &doc,
-                            status_opts,
-                        )
-                        .map_err(err)?;
+                    self.merge(res, &version, target, &doc, status_opts)?;
                 }
             }
             Action::AddEvent(spec) => {
