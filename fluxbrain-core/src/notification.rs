@@ -121,12 +121,6 @@ impl Notification {
         format!("{incident_id}:{}:{occurrence}", kind.as_str())
     }
 
-    /// `Kind namespace/name` of the object.
-    pub fn object(&self) -> String {
-        let m = &self.event.metadata;
-        format!("{} {}/{}", m.kind, m.namespace, m.name)
-    }
-
     /// The cluster.
     pub fn cluster(&self) -> &str {
         &self.event.metadata.cluster

@@ -333,7 +333,9 @@ async fn run_continuous(
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
-            _ = lease_tick.tick() => {}
+            // Lease rounds only with a shared state; alone, a step follows a change or the
+            // requeue interval, not a timer.
+            _ = lease_tick.tick(), if elector.is_some() => {}
             _ = requeue.tick() => {}
             () = wiring.collector.changed() => {
                 // Let a burst of changes settle into one step.

@@ -11,7 +11,7 @@ mod plan;
 
 pub use decide::{Decision, Observed, PolicyConfig, decide};
 pub use incident::{IncidentKey, IncidentRecord};
-pub use plan::{Due, Plan, plan};
+pub use plan::{Plan, plan};
 
 #[cfg(test)]
 mod tests;

@@ -10,15 +10,12 @@ use crate::time::Time;
 use super::decide::{Decision, Observed, PolicyConfig, decide};
 use super::incident::{IncidentKey, IncidentRecord};
 
-/// A notification the cycle made due, before analysis and delivery.
-pub type Due = Notification;
-
 /// The outcome of one cycle.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     /// Notifications, in key order (a superseded incident's resolution before its successor's
     /// firing).
-    pub due: Vec<Due>,
+    pub due: Vec<Notification>,
     /// How many objects each decision applied to, for logs and metrics.
     pub decisions: BTreeMap<&'static str, usize>,
 }
