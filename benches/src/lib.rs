@@ -163,3 +163,44 @@ pub fn cluster(n: usize, failing_every: usize) -> fluxbrain_core::Snapshot {
     }
     snapshot
 }
+
+/// (plural, apiVersion, kind) of the ten Flux kinds.
+pub const FLUX_KINDS: [(&str, &str, &str); 10] = [
+    (
+        "kustomizations",
+        "kustomize.toolkit.fluxcd.io/v1",
+        "Kustomization",
+    ),
+    ("helmreleases", "helm.toolkit.fluxcd.io/v2", "HelmRelease"),
+    (
+        "gitrepositories",
+        "source.toolkit.fluxcd.io/v1",
+        "GitRepository",
+    ),
+    (
+        "ocirepositories",
+        "source.toolkit.fluxcd.io/v1",
+        "OCIRepository",
+    ),
+    (
+        "helmrepositories",
+        "source.toolkit.fluxcd.io/v1",
+        "HelmRepository",
+    ),
+    ("helmcharts", "source.toolkit.fluxcd.io/v1", "HelmChart"),
+    ("buckets", "source.toolkit.fluxcd.io/v1", "Bucket"),
+    (
+        "imagerepositories",
+        "image.toolkit.fluxcd.io/v1",
+        "ImageRepository",
+    ),
+    ("imagepolicies", "image.toolkit.fluxcd.io/v1", "ImagePolicy"),
+    (
+        "imageupdateautomations",
+        "image.toolkit.fluxcd.io/v1",
+        "ImageUpdateAutomation",
+    ),
+];
+
+/// Namespaces the scale harnesses spread objects over.
+pub const NAMESPACES: usize = 50;

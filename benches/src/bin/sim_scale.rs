@@ -12,45 +12,7 @@ use std::time::{Duration, Instant};
 use fluxbrain_kube::sim::{Config, Simulator, State};
 use serde_json::{Value, json};
 
-/// (plural, apiVersion, kind) of the ten Flux kinds.
-const KINDS: [(&str, &str, &str); 10] = [
-    (
-        "kustomizations",
-        "kustomize.toolkit.fluxcd.io/v1",
-        "Kustomization",
-    ),
-    ("helmreleases", "helm.toolkit.fluxcd.io/v2", "HelmRelease"),
-    (
-        "gitrepositories",
-        "source.toolkit.fluxcd.io/v1",
-        "GitRepository",
-    ),
-    (
-        "ocirepositories",
-        "source.toolkit.fluxcd.io/v1",
-        "OCIRepository",
-    ),
-    (
-        "helmrepositories",
-        "source.toolkit.fluxcd.io/v1",
-        "HelmRepository",
-    ),
-    ("helmcharts", "source.toolkit.fluxcd.io/v1", "HelmChart"),
-    ("buckets", "source.toolkit.fluxcd.io/v1", "Bucket"),
-    (
-        "imagerepositories",
-        "image.toolkit.fluxcd.io/v1",
-        "ImageRepository",
-    ),
-    ("imagepolicies", "image.toolkit.fluxcd.io/v1", "ImagePolicy"),
-    (
-        "imageupdateautomations",
-        "image.toolkit.fluxcd.io/v1",
-        "ImageUpdateAutomation",
-    ),
-];
-
-const NAMESPACES: usize = 50;
+use fluxbrain_benches::{FLUX_KINDS as KINDS, NAMESPACES};
 
 fn main() -> ExitCode {
     let mut objects = 10_000usize;
