@@ -33,6 +33,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("serve") => serve(&args[1..]),
         Some("memory") => memory(&args[1..]),
+        Some("once") => once_only(&args[1..]),
         _ => run(&args),
     };
     match result {
@@ -297,30 +298,7 @@ fn run(args: &[String]) -> Result<()> {
     kubectl_cpu.remove(0);
 
     let rt = runtime()?;
-    let (once_wall, once_cpu, objects, events) = rt.block_on(async {
-        let collector =
-            KubeCollector::new(collector_config(&server.url)?).map_err(|e| e.to_string())?;
-        let mut walls = Vec::new();
-        let mut cpus = Vec::new();
-        let mut counts = (0, 0);
-        for _ in 0..runs + 1 {
-            let (cpu_before, _) = cpu_ticks();
-            let start = Instant::now();
-            let seen = collector
-                .collect()
-                .await
-                .remove(0)
-                .map_err(|e| e.to_string())?;
-            let wall = start.elapsed();
-            let (cpu_after, _) = cpu_ticks();
-            walls.push(wall.as_millis() as u64);
-            cpus.push(ms_of_ticks(cpu_after - cpu_before));
-            counts = (seen.snapshot.objects.len(), seen.snapshot.events.len());
-        }
-        walls.remove(0);
-        cpus.remove(0);
-        Ok::<_, String>((median(walls), median(cpus), counts.0, counts.1))
-    })?;
+    let (once_wall, once_cpu, objects, events) = rt.block_on(once(&server.url, runs))?;
     println!();
     println!(
         "## once: {objects} objects, {events} events (median of {runs}, after one warm-up each)"
@@ -370,6 +348,42 @@ fn run(args: &[String]) -> Result<()> {
     measure(&big.url, "100k objects + 30k events")?;
     drop(big);
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// `collect()` once `runs + 1` times; the median wall and CPU time of the last `runs`, and the
+/// objects and events of the last.
+async fn once(url: &str, runs: usize) -> Result<(u64, u64, usize, usize)> {
+    let collector = KubeCollector::new(collector_config(url)?).map_err(|e| e.to_string())?;
+    let mut walls = Vec::new();
+    let mut cpus = Vec::new();
+    let mut counts = (0, 0);
+    for _ in 0..runs + 1 {
+        let (cpu_before, _) = cpu_ticks();
+        let start = Instant::now();
+        let seen = collector
+            .collect()
+            .await
+            .remove(0)
+            .map_err(|e| e.to_string())?;
+        let wall = start.elapsed();
+        let (cpu_after, _) = cpu_ticks();
+        walls.push(wall.as_millis() as u64);
+        cpus.push(ms_of_ticks(cpu_after - cpu_before));
+        counts = (seen.snapshot.objects.len(), seen.snapshot.events.len());
+    }
+    walls.remove(0);
+    cpus.remove(0);
+    Ok((median(walls), median(cpus), counts.0, counts.1))
+}
+
+/// Child for profiling: `once URL [--runs N]` prints the once numbers against a running
+/// `serve` child.
+fn once_only(args: &[String]) -> Result<()> {
+    let url = args.first().ok_or("once URL")?.clone();
+    let runs = flag(args, "--runs", 5);
+    let (wall, cpu, objects, events) = runtime()?.block_on(once(&url, runs))?;
+    println!("{objects} objects, {events} events: wall {wall} ms, CPU {cpu} ms (median of {runs})");
     Ok(())
 }
 

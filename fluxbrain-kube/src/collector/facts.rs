@@ -6,10 +6,16 @@
 use fluxbrain_core::{
     ControllerPod, Document, FluxObject, Kind, KubeEvent, ParseWarning, group_of, parse_document,
 };
+use std::borrow::Cow;
+use std::collections::HashSet;
+
 use kube::api::{ApiResource, DynamicObject};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::metrics::Counters;
+use super::store::{Key, key};
 
 /// A controller pod and the container whose log names objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,16 +71,10 @@ pub(crate) fn from_dynamic(object: DynamicObject, resource: &ApiResource) -> Val
     Value::Object(map)
 }
 
-/// `(namespace, name)` of a document.
-pub(crate) fn name_of(value: &Value) -> (String, String) {
-    let text = |p: &str| {
-        value
-            .pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    (text("/metadata/namespace"), text("/metadata/name"))
+/// The store key (`namespace/name`) of a document.
+pub(crate) fn name_of(value: &Value) -> Key {
+    let text = |p: &str| value.pointer(p).and_then(Value::as_str).unwrap_or_default();
+    key(text("/metadata/namespace"), text("/metadata/name"))
 }
 
 /// Whether an Event is about an object of a Flux group (only those are kept).
@@ -87,6 +87,39 @@ pub(crate) fn is_flux_event(value: &Value) -> bool {
         .unwrap_or_default();
     let group = group_of(involved);
     Kind::FLUX.iter().any(|k| k.group() == Some(group))
+}
+
+/// Just enough of an Event to tell which object it is about, borrowed from the page's text.
+#[derive(Debug, Deserialize)]
+struct EventHead<'a> {
+    #[serde(default, borrow, rename = "involvedObject")]
+    involved: Option<HeadRef<'a>>,
+    #[serde(default, borrow)]
+    regarding: Option<HeadRef<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HeadRef<'a> {
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+}
+
+/// Whether the raw Event may be about an object named in `names`: `false` only when it
+/// certainly is not (its object's name is readable and not among them). An event that cannot
+/// be read that far is left to core's parser, which reports what is wrong with it.
+pub(crate) fn may_be_about(raw: &RawValue, names: &HashSet<String>) -> bool {
+    let Ok(head) = serde_json::from_str::<EventHead<'_>>(raw.get()) else {
+        return true;
+    };
+    let mut named = [head.involved, head.regarding]
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.name)
+        .peekable();
+    if named.peek().is_none() {
+        return true;
+    }
+    named.any(|name| names.contains(name.as_ref()))
 }
 
 /// Parses one document; a malformed one is logged, counted and skipped.
@@ -131,6 +164,25 @@ fn log_container(pod: &Value) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn events_about_other_objects_are_told_apart_without_parsing() {
+        let names: HashSet<String> = ["broken".to_owned()].into();
+        let raw = |json: &str| serde_json::from_str::<Box<RawValue>>(json).unwrap();
+        let about = |json: &str| may_be_about(&raw(json), &names);
+        assert!(about(
+            r#"{"involvedObject": {"name": "broken", "kind": "Kustomization"}}"#
+        ));
+        assert!(about(r#"{"regarding": {"name": "broken"}, "note": "x"}"#));
+        assert!(!about(
+            r#"{"involvedObject": {"name": "fine"}, "message": "x"}"#
+        ));
+        // Malformed or nameless: core's parser decides and reports.
+        assert!(about(r#"{"involvedObject": "broken"}"#));
+        assert!(about(r#"{"involvedObject": {"name": 3}}"#));
+        assert!(about(r#"{"involvedObject": {"kind": "Kustomization"}}"#));
+        assert!(about(r#"{"message": "x"}"#));
+    }
 
     #[test]
     fn only_flux_events() {

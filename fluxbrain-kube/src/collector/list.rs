@@ -1,12 +1,14 @@
 //! Paged lists (once mode): every page within the API timeout, continue tokens followed,
 //! an expired token (410) answered by listing again from the start.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use fluxbrain_core::Backoff;
 use kube::api::ListParams;
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::cluster::Cluster;
 use super::error::{ApiFailure, ErrorClass};
@@ -24,17 +26,39 @@ const RETRY: Backoff = Backoff {
     cap: Duration::from_secs(2),
 };
 
-/// One page of a list, items as raw JSON.
+/// One page of a list, its items as raw JSON borrowed from the page's text (so an item that
+/// is not needed costs a scan, not a parse).
 #[derive(Debug, Deserialize)]
-struct Page {
-    #[serde(default, rename = "apiVersion")]
-    api_version: String,
-    #[serde(default)]
-    kind: String,
+struct Page<'a> {
+    #[serde(default, borrow, rename = "apiVersion")]
+    api_version: Cow<'a, str>,
+    #[serde(default, borrow)]
+    kind: Cow<'a, str>,
     #[serde(default)]
     metadata: PageMeta,
-    #[serde(default)]
-    items: Vec<Value>,
+    #[serde(default, borrow)]
+    items: Vec<&'a RawValue>,
+}
+
+/// The items of one page.
+#[derive(Debug)]
+pub(crate) struct PageItems<'a> {
+    /// The list's `apiVersion`, for items that lack theirs.
+    api_version: &'a str,
+    /// The item kind (the list's kind without `List`), for items that lack theirs.
+    kind: &'a str,
+    /// The items, unparsed.
+    pub raw: Vec<&'a RawValue>,
+}
+
+impl PageItems<'_> {
+    /// One item as the JSON document core parses, with `apiVersion` and `kind`; `None` when
+    /// it nests deeper than the JSON parser's recursion limit.
+    pub fn document(&self, raw: &RawValue) -> Option<Value> {
+        let mut value: Value = serde_json::from_str(raw.get()).ok()?;
+        complete(&mut value, self.api_version, self.kind);
+        Some(value)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,8 +80,8 @@ pub(crate) struct ListRequest {
     pub page_size: u32,
 }
 
-/// Every item of the collection, each with `apiVersion` and `kind`, fed to `sink` page by page
-/// (so a page's JSON is dropped before the next one arrives).
+/// Every item of the collection, fed to `sink` page by page (so a page's text is dropped
+/// before the next one arrives).
 ///
 /// A page that fails with a retryable error is asked again (same continue token); an expired
 /// continue token (410) starts the list over, after `restart` told the caller to drop what
@@ -66,7 +90,7 @@ pub(crate) async fn list_all(
     cluster: &Cluster,
     counters: &Counters,
     request: &ListRequest,
-    mut sink: impl FnMut(Vec<Value>),
+    mut sink: impl FnMut(&PageItems<'_>),
     mut restart: impl FnMut(),
 ) -> Result<(), ApiFailure> {
     let target = kube::core::Request::new(request.path.clone());
@@ -82,7 +106,7 @@ pub(crate) async fn list_all(
                 params = params.continue_token(token);
             }
             let mut attempt = 0;
-            let page: Page = loop {
+            let text: String = loop {
                 attempt += 1;
                 let http = target.list(&params).map_err(|e| ApiFailure {
                     what: request.what.clone(),
@@ -90,10 +114,10 @@ pub(crate) async fn list_all(
                     detail: e.to_string(),
                 })?;
                 match cluster
-                    .call(&request.what, counters, cluster.client.request(http))
+                    .call(&request.what, counters, cluster.client.request_text(http))
                     .await
                 {
-                    Ok(page) => break page,
+                    Ok(text) => break text,
                     Err(e) if e.class == ErrorClass::Retryable && attempt < ATTEMPTS => {
                         tracing::debug!(cluster = %cluster.name, error = %e, "asking again");
                         tokio::time::sleep(RETRY.delay(attempt, fastrand::f64())).await;
@@ -111,16 +135,19 @@ pub(crate) async fn list_all(
                     Err(e) => return Err(e),
                 }
             };
-            let item_kind = page
-                .kind
-                .strip_suffix("List")
-                .unwrap_or(&page.kind)
-                .to_owned();
-            let mut items = page.items;
-            for item in &mut items {
-                complete(item, &page.api_version, &item_kind);
-            }
-            sink(items);
+            let page: Page<'_> = serde_json::from_str(&text).map_err(|e| {
+                counters.api_error(ErrorClass::Invalid);
+                ApiFailure {
+                    what: request.what.clone(),
+                    class: ErrorClass::Invalid,
+                    detail: format!("the answer is not a list: {e}"),
+                }
+            })?;
+            sink(&PageItems {
+                api_version: &page.api_version,
+                kind: page.kind.strip_suffix("List").unwrap_or(&page.kind),
+                raw: page.items,
+            });
             match page.metadata.continue_.filter(|t| !t.is_empty()) {
                 Some(next) => token = Some(next),
                 None => return Ok(()),

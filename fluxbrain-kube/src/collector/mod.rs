@@ -27,6 +27,7 @@ mod metrics;
 mod once;
 mod source;
 mod store;
+mod stored_event;
 mod supervisor;
 mod watch;
 

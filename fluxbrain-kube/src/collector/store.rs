@@ -1,15 +1,27 @@
 //! The continuous mode's stores: per cluster and feed, only the trimmed facts (never the
-//! `DynamicObject`s), replaced by mark and sweep on a relist so a relist never holds two copies.
+//! `DynamicObject`s; events packed), replaced by mark and sweep on a relist so a relist never
+//! holds two copies.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
-use fluxbrain_core::{ClusterObservation, FluxObject, Kind, KubeEvent, Snapshot};
+use fluxbrain_core::{ClusterObservation, FluxObject, Kind, Snapshot};
 
 use super::error::{ApiFailure, ErrorClass};
 use super::facts::PodFacts;
+use super::stored_event::StoredEvent;
 
-/// `(namespace, name)`.
-pub(crate) type Key = (String, String);
+/// `namespace/name` (neither can contain a `/`), in one allocation.
+pub(crate) type Key = Box<str>;
+
+/// The key of `namespace/name`.
+pub(crate) fn key(namespace: &str, name: &str) -> Key {
+    let mut key = String::with_capacity(namespace.len() + 1 + name.len());
+    key.push_str(namespace);
+    key.push('/');
+    key.push_str(name);
+    key.into_boxed_str()
+}
 
 /// How a feed is doing.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -109,9 +121,9 @@ impl<V: Clone> Feed<V> {
 #[derive(Debug, Default)]
 pub(crate) struct ClusterStore {
     /// Objects by kind.
-    pub objects: BTreeMap<Kind, Feed<std::sync::Arc<FluxObject>>>,
+    pub objects: BTreeMap<Kind, Feed<Arc<FluxObject>>>,
     /// Events by the kind they are about.
-    pub events: BTreeMap<Kind, Feed<KubeEvent>>,
+    pub events: BTreeMap<Kind, Feed<StoredEvent>>,
     /// Controller pods.
     pub pods: Feed<PodFacts>,
 }
@@ -124,14 +136,15 @@ impl ClusterStore {
         let mut unobserved = Vec::new();
         // Events only ever serve as evidence (and timestamps) of failing objects: copying the
         // others into every observation would only cost time.
-        let mut failing = std::collections::HashSet::new();
+        let mut failing = HashSet::new();
         for (kind, feed) in &self.objects {
             if feed.observed() {
                 for object in feed.values() {
-                    if object.health() == fluxbrain_core::Health::Failing {
-                        failing.insert(object.key.clone());
+                    if object.failing_condition().is_some() {
+                        let key = &object.key;
+                        failing.insert((key.kind.as_str(), &*key.namespace, &*key.name));
                     }
-                    snapshot.objects.push(object.clone());
+                    snapshot.objects.push(Arc::clone(object));
                 }
             } else {
                 unobserved.push(kind.clone());
@@ -140,8 +153,8 @@ impl ClusterStore {
         for feed in self.events.values() {
             snapshot.events.extend(
                 feed.values()
-                    .filter(|e| failing.contains(&e.involved))
-                    .cloned(),
+                    .filter(|e| e.is_about(&failing))
+                    .filter_map(StoredEvent::event),
             );
         }
         let pods: Vec<PodFacts> = self.pods.values().cloned().collect();
@@ -181,7 +194,7 @@ mod tests {
     use super::*;
 
     fn key(name: &str) -> Key {
-        ("ns".to_owned(), name.to_owned())
+        super::key("ns", name)
     }
 
     #[test]

@@ -21,7 +21,8 @@ use super::error::{ApiFailure, ErrorClass, error_chain};
 use super::facts::{Fact, from_dynamic, is_flux_event, name_of, read};
 use super::metrics::Counters;
 use super::source::Source;
-use super::store::{ClusterStore, FeedHealth, Key};
+use super::store::{ClusterStore, FeedHealth, Key, key};
+use super::stored_event::StoredEvent;
 
 /// Bumped on every change of any store; `changed()` waits on it.
 #[derive(Debug, Default)]
@@ -233,7 +234,7 @@ fn apply(
                         .objects
                         .entry(s.kind.clone())
                         .or_default()
-                        .upsert(key, std::sync::Arc::new(o)),
+                        .upsert(key, Arc::new(o)),
                     _ => false,
                 },
                 Some(Fact::Event(e)) => match source {
@@ -241,7 +242,7 @@ fn apply(
                         .events
                         .entry(s.kind.clone())
                         .or_default()
-                        .upsert(key, e),
+                        .upsert(key, StoredEvent::new(&e)),
                     _ => false,
                 },
                 Some(Fact::Pod(p)) => store.pods.upsert(key, p),
@@ -250,10 +251,10 @@ fn apply(
             changed || recovered
         }
         Event::Delete(object) => {
-            let meta = object.metadata;
-            let key = (
-                meta.namespace.unwrap_or_default(),
-                meta.name.unwrap_or_default(),
+            let meta = &object.metadata;
+            let key = key(
+                meta.namespace.as_deref().unwrap_or_default(),
+                meta.name.as_deref().unwrap_or_default(),
             );
             feed!(f => f.remove(&key))
         }
