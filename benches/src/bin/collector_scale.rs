@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Some("serve") => serve(&args[1..]),
         Some("memory") => memory(&args[1..]),
         Some("once") => once_only(&args[1..]),
+        Some("watch") => watch_only(&args[1..]),
         _ => run(&args),
     };
     match result {
@@ -384,6 +385,20 @@ fn once_only(args: &[String]) -> Result<()> {
     let runs = flag(args, "--runs", 5);
     let (wall, cpu, objects, events) = runtime()?.block_on(once(&url, runs))?;
     println!("{objects} objects, {events} events: wall {wall} ms, CPU {cpu} ms (median of {runs})");
+    Ok(())
+}
+
+/// Child for profiling: `watch URL [--seconds N]` prints the watch numbers against a running
+/// `serve` child.
+fn watch_only(args: &[String]) -> Result<()> {
+    let url = args.first().ok_or("watch URL")?.clone();
+    let seconds = flag(args, "--seconds", 10);
+    let (p50, p99, seen, sent) = runtime()?.block_on(watch_latency(&url, seconds))?;
+    println!(
+        "observed {seen} of {sent} writes; p50 {:.1} ms, p99 {:.1} ms",
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3
+    );
     Ok(())
 }
 

@@ -111,19 +111,47 @@ impl StoredEvent {
         })
     }
 
-    /// Whether the event is about an object whose `(kind, namespace, name)` is in `objects`.
+    /// Whether the event is about an object whose `(kind, namespace, name)` is in `objects`
+    /// (reads only those three strings: this runs for every stored event on every collection).
     pub fn is_about(&self, objects: &HashSet<(&str, &str, &str)>) -> bool {
-        let Some(v) = self.view() else {
+        let Some((tag, mut r)) = self.strings() else {
             return false;
         };
-        let kind = match v.tag {
-            OTHER => v.strings[0],
+        let mut lengths = [0; 3];
+        for length in &mut lengths {
+            match r.length() {
+                Some(n) => *length = n,
+                None => return false,
+            }
+        }
+        // Past the remaining lengths to the strings.
+        for _ in 3..STRINGS {
+            if r.length().is_none() {
+                return false;
+            }
+        }
+        let mut text = |n| r.take(n).and_then(|b| std::str::from_utf8(b).ok());
+        let (Some(other), Some(namespace), Some(name)) =
+            (text(lengths[0]), text(lengths[1]), text(lengths[2]))
+        else {
+            return false;
+        };
+        let kind = match tag {
+            OTHER => other,
             i => match Kind::FLUX.get(usize::from(i)) {
                 Some(k) => k.as_str(),
                 None => return false,
             },
         };
-        objects.contains(&(kind, v.strings[1], v.strings[2]))
+        objects.contains(&(kind, namespace, name))
+    }
+
+    /// The kind tag, and a reader at the lengths of the strings.
+    fn strings(&self) -> Option<(u8, Reader<'_>)> {
+        let mut r = Reader(&self.0);
+        let tag = r.byte()?;
+        r.take(1 + 8 + 2 * 12)?;
+        Some((tag, r))
     }
 
     /// The fields, borrowed.

@@ -62,7 +62,7 @@ pub(crate) async fn supervise(
     counters: Arc<Counters>,
 ) {
     let settings = WatchSettings {
-        page_size: config.page_size,
+        page_size: config.watch_page_size,
         resync: config.requeue_interval,
         retry: config.retry,
         // The server ends each watch after this; kube-runtime resumes it from the last version.
