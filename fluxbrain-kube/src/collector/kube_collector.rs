@@ -25,6 +25,10 @@ use super::watch::Changes;
 ///   cluster; `collect` returns the stores' content at once (plus logs, when enabled, read
 ///   then), and [`changed`](Collector::changed) resolves when a fact changed.
 ///
+/// In both, a snapshot's events are those about its failing objects: the only events an
+/// ErrorEvent reads. Once mode does not even parse the others; the continuous store keeps
+/// every Flux event (packed), since an object that starts failing needs the events from before.
+///
 /// In both, each cluster is on its own: an unreachable cluster is an `Err` in its place of
 /// `collect`'s answer (and, continuously, retried with jittered backoff) while the others go on.
 /// A kind that cannot be read (RBAC forbids it) is listed in

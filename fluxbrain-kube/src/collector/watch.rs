@@ -2,10 +2,10 @@
 //!
 //! Each watcher lists (pages of `watch_page_size`, `resourceVersion=0` semantics), then
 //! watches with bookmarks; a `410 Gone` makes it list again, other errors back off
-//! exponentially with jitter. Every `requeue_interval` the watcher is replaced by a fresh one, which is a full
-//! relist (mark and sweep, so the store never holds two copies). A watch that stays silent,
-//! not even a bookmark, for 2.5 bookmark periods hits the watch client's read timeout and is
-//! resumed.
+//! exponentially with jitter. Every `requeue_interval` the watcher is replaced by a fresh one,
+//! which is a full relist (mark and sweep, so the store never holds two copies). A watch that
+//! stays silent, not even a bookmark, for 2.5 bookmark periods hits the watch client's read
+//! timeout and is resumed.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
