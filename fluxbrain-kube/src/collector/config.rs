@@ -60,6 +60,10 @@ pub struct CollectorConfig {
     pub requeue_interval: Duration,
     /// At most this many log lines per controller pod and collection; default 500.
     pub log_tail_lines: u32,
+    /// Continuous mode: controller logs read for a collection are reused by the next ones
+    /// while the failing objects and their failure starts stay the same, for at most this
+    /// long; default 1 minute. A new failure is always read at once.
+    pub log_refresh_interval: Duration,
     /// Objects per list page in a one-shot collection; default 500.
     pub page_size: u32,
     /// Objects per list page of a watcher's (re)list; default 100. Every watch keeps its
@@ -92,6 +96,7 @@ impl CollectorConfig {
             collect_logs: false,
             requeue_interval: Duration::from_secs(300),
             log_tail_lines: 500,
+            log_refresh_interval: Duration::from_secs(60),
             page_size: 500,
             watch_page_size: 100,
             api_timeout: Duration::from_secs(30),

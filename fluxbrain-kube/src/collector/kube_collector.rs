@@ -216,14 +216,25 @@ impl KubeCollector {
         };
         if self.config.collect_logs {
             let (requests, failing) = logs::plan(&observation.snapshot, &pods);
-            observation.snapshot.logs = logs::fetch(
+            let cache = || state.logs.lock().unwrap_or_else(PoisonError::into_inner);
+            let refresh = self.config.log_refresh_interval;
+            if let Some(lines) = cache().get(&requests, &failing, refresh) {
+                observation.snapshot.logs = lines;
+                return Ok(observation);
+            }
+            let read_at = tokio::time::Instant::now();
+            let fetched = logs::fetch(
                 cluster,
                 &self.counters,
-                requests,
+                requests.clone(),
                 &failing,
                 self.config.log_tail_lines,
             )
             .await;
+            if fetched.complete {
+                cache().put(requests, failing, read_at, fetched.lines.clone());
+            }
+            observation.snapshot.logs = fetched.lines;
         }
         Ok(observation)
     }

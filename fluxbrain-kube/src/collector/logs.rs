@@ -8,6 +8,7 @@
 //! `render` would use from the same logs.
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
 
 use fluxbrain_core::{Health, LogLine, ObjectRef, Snapshot, controller_of, parse_log_line};
 use jiff::Timestamp;
@@ -82,15 +83,69 @@ pub(crate) fn plan(
     (requests, failing)
 }
 
+/// What a continuous collector read last, reused while nothing that decides it changed: the
+/// same requests (pods, containers, failure starts), the same failing objects, and younger
+/// than the refresh interval. Without it, every `collect()` (up to two a second while objects
+/// change) would read every controller's log again.
+#[derive(Debug, Default)]
+pub(crate) struct LogCache {
+    last: Option<Cached>,
+}
+
+#[derive(Debug)]
+struct Cached {
+    requests: Vec<LogRequest>,
+    failing: HashSet<ObjectRef>,
+    read_at: tokio::time::Instant,
+    lines: Vec<LogLine>,
+}
+
+impl LogCache {
+    /// The lines read for exactly this plan less than `refresh` ago.
+    pub fn get(
+        &self,
+        requests: &[LogRequest],
+        failing: &HashSet<ObjectRef>,
+        refresh: Duration,
+    ) -> Option<Vec<LogLine>> {
+        let last = self.last.as_ref()?;
+        let fresh = last.read_at.elapsed() < refresh;
+        (fresh && last.requests == requests && &last.failing == failing).then(|| last.lines.clone())
+    }
+
+    /// Remembers a complete read (a partial one is read again next time).
+    pub fn put(
+        &mut self,
+        requests: Vec<LogRequest>,
+        failing: HashSet<ObjectRef>,
+        read_at: tokio::time::Instant,
+        lines: Vec<LogLine>,
+    ) {
+        self.last = Some(Cached {
+            requests,
+            failing,
+            read_at,
+            lines,
+        });
+    }
+}
+
+/// The lines of a [`fetch`], and whether every log could be read.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub lines: Vec<LogLine>,
+    pub complete: bool,
+}
+
 /// Reads the planned logs concurrently; a log that cannot be read is logged and left out (it
-/// is evidence, not the failure itself).
+/// is evidence, not the failure itself), and the result is not `complete`.
 pub(crate) async fn fetch(
     cluster: &Cluster,
     counters: &Counters,
     requests: Vec<LogRequest>,
     failing: &HashSet<ObjectRef>,
     tail_lines: u32,
-) -> Vec<LogLine> {
+) -> Fetched {
     let reads = requests.into_iter().map(|request| async move {
         let what = format!("read log of pod {}/{}", request.namespace, request.pod);
         let path = format!("/api/v1/namespaces/{}/pods", request.namespace);
@@ -104,7 +159,7 @@ pub(crate) async fn fetch(
             Ok(http) => http,
             Err(e) => {
                 tracing::warn!(cluster = %cluster.name, error = %e, "{what}");
-                return Vec::new();
+                return None;
             }
         };
         match cluster
@@ -119,17 +174,23 @@ pub(crate) async fn fetch(
                     .filter(|line| failing.contains(&line.object))
                     .collect();
                 counters.log_request(lines.len() as u64);
-                lines
+                Some(lines)
             }
             Err(e) => {
                 tracing::warn!(cluster = %cluster.name, error = %e, "controller log not read");
-                Vec::new()
+                None
             }
         }
     });
-    futures::future::join_all(reads)
-        .await
-        .into_iter()
-        .flatten()
-        .collect()
+    let mut fetched = Fetched {
+        lines: Vec::new(),
+        complete: true,
+    };
+    for read in futures::future::join_all(reads).await {
+        match read {
+            Some(lines) => fetched.lines.extend(lines),
+            None => fetched.complete = false,
+        }
+    }
+    fetched
 }

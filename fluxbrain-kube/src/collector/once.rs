@@ -144,7 +144,9 @@ pub(crate) async fn collect(
     if config.collect_logs {
         let (requests, failing) = logs::plan(&observation.snapshot, &pods);
         observation.snapshot.logs =
-            logs::fetch(cluster, counters, requests, &failing, config.log_tail_lines).await;
+            logs::fetch(cluster, counters, requests, &failing, config.log_tail_lines)
+                .await
+                .lines;
     }
     Ok(observation)
 }

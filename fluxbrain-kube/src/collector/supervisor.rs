@@ -10,6 +10,7 @@ use super::cluster::Cluster;
 use super::config::CollectorConfig;
 use super::discovery::discover;
 use super::error::ApiFailure;
+use super::logs::LogCache;
 use super::metrics::Counters;
 use super::source::Source;
 use super::store::ClusterStore;
@@ -32,6 +33,8 @@ pub(crate) struct ClusterState {
     pub store: Arc<Mutex<ClusterStore>>,
     /// The outcome of the last discovery (`None` before the first).
     pub discovery: Mutex<Option<Result<Vec<Kind>, ApiFailure>>>,
+    /// The controller logs read last.
+    pub logs: Mutex<LogCache>,
 }
 
 impl ClusterState {

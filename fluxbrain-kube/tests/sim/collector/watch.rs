@@ -231,3 +231,55 @@ async fn every_requeue_interval_is_a_full_relist() {
     let seen = collector.collect().await.remove(0).unwrap();
     assert!(!seen.snapshot.objects.is_empty());
 }
+
+#[tokio::test]
+async fn logs_are_read_again_only_when_the_failures_change() {
+    let (sim, server) = serve_basic().await;
+    let mut config = config(vec![cluster("basic", &server)]);
+    config.collect_logs = true;
+    config.requeue_interval = Duration::from_secs(3600);
+    let collector = KubeCollector::new(config).unwrap();
+    collector.start();
+    synced(&collector).await;
+
+    let first = collect_one(&collector).await;
+    let pods = first.snapshot.pods.len() as u64;
+    let reads = collector.metrics().log_requests;
+    assert!(pods > 0 && !first.snapshot.logs.is_empty());
+    // Nothing that decides the logs changed: the same lines, and no request.
+    let again = collect_one(&collector).await;
+    assert_eq!(again.snapshot.logs, first.snapshot.logs);
+    assert_eq!(collector.metrics().log_requests, reads);
+
+    // A new failing object: the logs are read again at once.
+    sim.apply(new_kustomization("added-failing")).unwrap();
+    until(&collector, "the new failure is seen", || async {
+        collect_one(&collector)
+            .await
+            .snapshot
+            .objects
+            .iter()
+            .any(|o| o.key.name == "added-failing")
+    })
+    .await;
+    assert!(collector.metrics().log_requests >= reads + pods);
+}
+
+#[tokio::test]
+async fn logs_older_than_the_refresh_interval_are_read_again() {
+    let (_sim, server) = serve_basic().await;
+    let mut config = config(vec![cluster("basic", &server)]);
+    config.collect_logs = true;
+    config.log_refresh_interval = Duration::ZERO;
+    let collector = KubeCollector::new(config).unwrap();
+    collector.start();
+    synced(&collector).await;
+    let first = collect_one(&collector).await;
+    let reads = collector.metrics().log_requests;
+    let again = collect_one(&collector).await;
+    assert_eq!(again.snapshot.logs, first.snapshot.logs);
+    assert_eq!(
+        collector.metrics().log_requests,
+        reads + first.snapshot.pods.len() as u64
+    );
+}
