@@ -6,9 +6,11 @@
 
 pub mod cmd;
 pub mod files;
+pub mod http;
 pub mod print;
 pub mod settings;
 pub mod state_file;
+pub mod summary;
 
 use std::process::ExitCode;
 
@@ -32,6 +34,8 @@ enum Command {
     Render(cmd::render::Args),
     /// The in-process Kubernetes API simulator.
     Sim(cmd::sim::Args),
+    /// The open incidents and a summary, from the state store or a running instance.
+    Status(cmd::status::Args),
 }
 
 /// Parses the command line and runs the command; returns the process exit code.
@@ -42,5 +46,6 @@ pub fn run() -> ExitCode {
         Command::Run(args) => cmd::run::run(*args),
         Command::Render(args) => cmd::render::run(args),
         Command::Sim(args) => cmd::sim::run(args),
+        Command::Status(args) => cmd::status::run(args),
     }
 }

@@ -4,3 +4,4 @@ pub mod demo;
 pub mod render;
 pub mod run;
 pub mod sim;
+pub mod status;

@@ -13,6 +13,7 @@ use fluxbrain_kube::collector::{CollectorConfig, KubeCollector};
 use fluxbrain_kube::{LeaderElector, LeaseConfig};
 use tokio::sync::{Notify, RwLock};
 
+use crate::http::{Live, serve};
 use crate::print::{JsonLines, Sink};
 use crate::settings::{EngineArgs, Lookup, StateSpec, init_logging, parse_interval};
 
@@ -64,6 +65,17 @@ pub struct Args {
     /// Read controller logs of failing objects (true/false).
     #[arg(long, env = "FLUXBRAIN_COLLECT_LOGS")]
     collect_logs: Option<String>,
+    /// Continuous mode: where to serve /healthz, /readyz, /metrics, /v1/incidents and
+    /// /v1/summary, as HOST:PORT (or :PORT), or `off`. Default: 0.0.0.0:8080 in a pod, off
+    /// elsewhere.
+    #[arg(long, env = "FLUXBRAIN_LISTEN")]
+    listen: Option<String>,
+    /// A bearer token the /v1 routes require.
+    #[arg(long, env = "FLUXBRAIN_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
+    /// A file holding that token (a mounted Secret).
+    #[arg(long, env = "FLUXBRAIN_API_TOKEN_FILE")]
+    api_token_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -133,6 +145,14 @@ async fn run_async(args: Args) -> ExitCode {
     }
     let lookup = lookup(&args);
     let get = |k: &str| lookup.get(k);
+    let endpoints = if once {
+        None
+    } else {
+        match endpoints(&args, &get) {
+            Ok(e) => e,
+            Err(e) => return usage(e),
+        }
+    };
     let collector_config = match CollectorConfig::from_env(get, &args.contexts).await {
         Ok(c) => c,
         Err(e) => return usage(error_chain(&e)),
@@ -178,7 +198,7 @@ async fn run_async(args: Args) -> ExitCode {
     if once {
         run_once(&wiring).await
     } else {
-        run_continuous(wiring, &args, &get).await
+        run_continuous(wiring, &args, &get, endpoints).await
     }
 }
 
@@ -287,12 +307,60 @@ async fn run_once(wiring: &Wiring) -> ExitCode {
     }
 }
 
+/// Where the HTTP endpoints listen, and their token.
+#[derive(Debug)]
+struct Endpoints {
+    addr: std::net::SocketAddr,
+    token: Option<String>,
+}
+
+/// The endpoint settings: `FLUXBRAIN_LISTEN` and the token.
+fn endpoints(
+    args: &Args,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Endpoints>, String> {
+    let in_pod = get("KUBERNETES_SERVICE_HOST").is_some_and(|h| !h.is_empty());
+    let listen = match args.listen.as_deref().map(str::trim) {
+        Some("off") => return Ok(None),
+        Some(listen) => listen.to_owned(),
+        None if in_pod => "0.0.0.0:8080".to_owned(),
+        None => return Ok(None),
+    };
+    let full = match listen.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => listen.clone(),
+    };
+    let addr = full.parse().map_err(|_| {
+        format!("FLUXBRAIN_LISTEN (--listen): {listen:?} is not HOST:PORT, :PORT or off")
+    })?;
+    let token = match (&args.api_token, &args.api_token_file) {
+        (Some(_), Some(_)) => {
+            return Err(
+                "FLUXBRAIN_API_TOKEN and FLUXBRAIN_API_TOKEN_FILE are both set; keep one".into(),
+            );
+        }
+        (Some(token), None) => Some(token.trim().to_owned()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("FLUXBRAIN_API_TOKEN_FILE: {}: {e}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        (None, None) => None,
+    };
+    if token.as_deref() == Some("") {
+        return Err("FLUXBRAIN_API_TOKEN(_FILE): the token is empty".into());
+    }
+    Ok(Some(Endpoints { addr, token }))
+}
+
 /// Watches, observes on every change and every requeue interval, delivers from one task per
 /// notifier; with a shared (ConfigMap) state, only the Lease holder observes and delivers.
 async fn run_continuous(
     wiring: Wiring,
     args: &Args,
     get: &dyn Fn(&str) -> Option<String>,
+    endpoints: Option<Endpoints>,
 ) -> ExitCode {
     wiring.collector.start();
     let mut elector = match (&wiring.state, wiring.store_client.clone()) {
@@ -311,6 +379,27 @@ async fn run_continuous(
         _ => None,
     };
     let current: Arc<RwLock<Option<Arc<Engine>>>> = Arc::new(RwLock::new(None));
+    let live = Arc::new(Live::new(
+        wiring.collector.clone(),
+        current.clone(),
+        endpoints.as_ref().and_then(|e| e.token.clone()),
+    ));
+    let server = match endpoints {
+        Some(e) => match serve(e.addr, live.clone()).await {
+            Ok((bound, task)) => {
+                tracing::info!(address = %bound, "serving /healthz, /readyz, /metrics, /v1/incidents, /v1/summary");
+                Some(task)
+            }
+            Err(err) => {
+                eprintln!(
+                    "fluxbrain: cannot listen on {} (FLUXBRAIN_LISTEN): {err}",
+                    e.addr
+                );
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
     // Deliveries stop when the lease may have passed to another replica, even before the next
     // lease round notices (a paused process must not send with a stale view).
     let leading_until: Arc<std::sync::Mutex<Option<tokio::time::Instant>>> = Arc::default();
@@ -354,6 +443,7 @@ async fn run_continuous(
                 None => Some(round + Duration::from_secs(365 * 24 * 3600)),
             };
         }
+        live.set_leading(leading);
         if !leading {
             if current.write().await.take().is_some() {
                 tracing::warn!("lost the lease: stopped delivering");
@@ -383,13 +473,17 @@ async fn run_continuous(
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot start the engine");
+                    live.state_failed(e);
                     exit = ExitCode::FAILURE;
                     break;
                 }
             },
         };
         let observations = wiring.collector.collect().await;
-        match engine.observe(&observations, now()).await {
+        let observed = engine.observe(&observations, now()).await;
+        let state_error = observed.as_ref().err().map(ToString::to_string);
+        live.step(&observations, round.elapsed(), state_error);
+        match observed {
             Ok(report) => {
                 tracing::debug!(
                     objects = ?report.objects,
@@ -413,6 +507,9 @@ async fn run_continuous(
     }
     for task in deliverers {
         task.abort();
+    }
+    if let Some(server) = server {
+        server.abort();
     }
     if let Some(elector) = elector.as_mut() {
         elector.release().await;

@@ -3,9 +3,11 @@
 mod continuous;
 mod demo;
 mod end_to_end;
+mod endpoints;
 mod failover;
 mod render;
 mod run;
+mod status;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,223 @@
+//! The HTTP endpoints of `fluxbrain run` in continuous mode, read over the wire: health,
+//! readiness, Prometheus metrics, and the `/v1` routes behind their bearer token.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::serve_basic;
+
+/// A port free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills the child when the test ends, passed or not.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// GETs `path` until `done` accepts the answer (at most 60 s); the last answer.
+async fn poll(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    done: impl Fn(u16, &str) -> bool,
+) -> (u16, String) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut request = client.get(url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Ok(answer) = request.send().await {
+            let status = answer.status().as_u16();
+            let body = answer.text().await.unwrap_or_default();
+            if done(status, &body) {
+                return (status, body);
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{url}: still {status}: {body}"
+            );
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{url}: no answer");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_metrics_and_incidents() {
+    let (_sim, server, kubeconfig) = serve_basic("endpoints").await;
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fluxbrain"))
+        .arg("run")
+        .env("KUBECONFIG", &kubeconfig)
+        .env("FLUXBRAIN_CLUSTER", "basic")
+        .env("FLUXBRAIN_STATE", "memory")
+        .env("FLUXBRAIN_REQUEUE_INTERVAL", "1h")
+        .env("FLUXBRAIN_LOG_LEVEL", "warn")
+        .env("FLUXBRAIN_LISTEN", format!("127.0.0.1:{port}"))
+        .env("FLUXBRAIN_API_TOKEN", "s3cret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _running = Running(child);
+    // The notifications go to stdout; the firings mean the first policy step is done.
+    let firings = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .take(9)
+            .count()
+    })
+    .await
+    .unwrap();
+    assert_eq!(firings, 9);
+
+    let client = fluxbrain_notify::http::client_builder("test")
+        .unwrap()
+        .build()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let (status, body) = poll(&client, &format!("{base}/healthz"), None, |s, _| s == 200).await;
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    poll(&client, &format!("{base}/readyz"), None, |s, b| {
+        s == 200 && b == "ready\n"
+    })
+    .await;
+
+    // /v1 needs the token: none, or a wrong one, is a 401 asking for a bearer token.
+    for token in [None, Some("wrong")] {
+        let mut request = client.get(format!("{base}/v1/incidents"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let answer = request.send().await.unwrap();
+        assert_eq!(answer.status().as_u16(), 401);
+        assert_eq!(answer.headers()["www-authenticate"], "Bearer");
+    }
+
+    let (_, body) = poll(
+        &client,
+        &format!("{base}/v1/incidents"),
+        Some("s3cret"),
+        |s, _| s == 200,
+    )
+    .await;
+    let incidents: Value = serde_json::from_str(&body).unwrap();
+    let incidents = incidents["incidents"].as_array().unwrap();
+    let fired = incidents.iter().filter(|i| i["fired"] == true).count();
+    assert_eq!(fired, 9, "{incidents:#?}");
+    assert!(
+        incidents
+            .iter()
+            .any(|i| i["key"]["name"] == "infra-configs" && i["key"]["kind"] == "Kustomization")
+    );
+
+    let (_, body) = poll(
+        &client,
+        &format!("{base}/v1/summary"),
+        Some("s3cret"),
+        |s, _| s == 200,
+    )
+    .await;
+    let summary: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(summary["leading"], true);
+    assert_eq!(summary["clusters"][0]["name"], "basic");
+    assert_eq!(summary["clusters"][0]["synced"], true);
+    assert_eq!(summary["incidents"]["open"], incidents.len());
+    assert_eq!(
+        summary["incidents"]["open"].as_u64().unwrap()
+            - summary["incidents"]["folded"].as_u64().unwrap(),
+        9
+    );
+    let failing_kustomizations = summary["objects"]["basic"]["Kustomization"]["failing"]
+        .as_u64()
+        .unwrap();
+    assert!(failing_kustomizations > 0);
+
+    let answer = client.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    assert!(
+        answer.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let metrics = answer.text().await.unwrap();
+    for expected in [
+        format!(
+            "fluxbrain_objects{{cluster=\"basic\",kind=\"Kustomization\",health=\"failing\"}} {failing_kustomizations}\n"
+        ),
+        format!("fluxbrain_incidents_open {}\n", incidents.len()),
+        "fluxbrain_notifications_sent_total{notifier=\"stdout\"} 9\n".to_owned(),
+        "fluxbrain_notifications_pending{notifier=\"stdout\"} 0\n".to_owned(),
+        "# TYPE fluxbrain_watch_restarts counter\n".to_owned(),
+        "# TYPE fluxbrain_step_duration_seconds histogram\n".to_owned(),
+        "# EOF\n".to_owned(),
+    ] {
+        assert!(metrics.contains(&expected), "no {expected:?} in\n{metrics}");
+    }
+
+    // `fluxbrain status` asks the running instance the same.
+    let status = tokio::task::spawn_blocking(move || {
+        crate::fluxbrain(
+            &["status", "--server", &base, "--output", "json"],
+            &[("FLUXBRAIN_API_TOKEN", "s3cret")],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.status.code(), Some(0), "{}", crate::stderr(&status));
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(
+        status["incidents"].as_array().unwrap().len(),
+        incidents.len()
+    );
+    assert_eq!(status["summary"]["clusters"][0]["synced"], true);
+
+    server.shutdown().await.unwrap();
+    let _ = std::fs::remove_file(kubeconfig);
+}
+
+#[test]
+fn bad_listen_addresses_and_tokens_are_usage_errors() {
+    let run = |envs: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fluxbrain"));
+        command
+            .arg("run")
+            .env("FLUXBRAIN_CLUSTER", "nowhere")
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .env("FLUXBRAIN_STATE", "memory");
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        command.output().unwrap()
+    };
+    let out = run(&[("FLUXBRAIN_LISTEN", "localhost")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("FLUXBRAIN_LISTEN"), "{stderr}");
+
+    let out = run(&[
+        ("FLUXBRAIN_LISTEN", ":0"),
+        ("FLUXBRAIN_API_TOKEN_FILE", "/nonexistent/fluxbrain/token"),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("FLUXBRAIN_API_TOKEN_FILE"), "{stderr}");
+}
