@@ -10,8 +10,9 @@
 //! - `/v1/incidents` and `/v1/summary`: JSON, what `fluxbrain status` shows; behind a bearer
 //!   token when `FLUXBRAIN_API_TOKEN` is set.
 //!
-//! A replica that does not hold the lease has no state loaded: its `/v1` routes answer 503
-//! (ask the leader, or `fluxbrain status --state ...`).
+//! A replica that does not hold the lease has no engine: its `/v1` routes read the shared
+//! state store instead (what the leader last saved), so a Service in front of all replicas
+//! answers the same from each. Without a token, `/v1` is open to whoever reaches the port.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -23,7 +24,7 @@ use axum::extract::State as Extract;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use fluxbrain_core::{ClusterObservation, CollectError, Engine, Health};
+use fluxbrain_core::{ClusterObservation, CollectError, Engine, Health, State, StateStore};
 use fluxbrain_kube::collector::KubeCollector;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -54,6 +55,8 @@ type Labels = Vec<(String, String)>;
 pub struct Live {
     collector: Arc<KubeCollector>,
     engine: EngineSlot,
+    /// Where a standby reads the state the leader saved.
+    store: Option<Arc<dyn StateStore>>,
     token: Option<String>,
     last: Mutex<LastStep>,
     steps: Histogram,
@@ -76,11 +79,18 @@ struct LastStep {
 }
 
 impl Live {
-    /// Endpoints over `collector` and `engine`; `token` guards the `/v1` routes.
-    pub fn new(collector: Arc<KubeCollector>, engine: EngineSlot, token: Option<String>) -> Self {
+    /// Endpoints over `collector` and `engine` (on a standby, `store`); `token` guards the
+    /// `/v1` routes.
+    pub fn new(
+        collector: Arc<KubeCollector>,
+        engine: EngineSlot,
+        store: Option<Arc<dyn StateStore>>,
+        token: Option<String>,
+    ) -> Self {
         Live {
             collector,
             engine,
+            store,
             token,
             last: Mutex::new(LastStep::default()),
             // 1 ms to about 33 s.
@@ -92,13 +102,15 @@ impl Live {
         self.last.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether this replica holds the lease (a standby writes no state, so a past write
-    /// failure no longer makes it unready).
+    /// Whether this replica holds the lease. A standby writes no state and observes nothing,
+    /// so a past write failure no longer makes it unready, and it reports no object counts
+    /// (the leader does).
     pub fn set_leading(&self, leading: bool) {
         let mut last = self.last();
         last.leading = leading;
         if !leading {
             last.state_error = None;
+            last.objects.clear();
         }
     }
 
@@ -113,6 +125,8 @@ impl Live {
         self.steps.observe(took.as_secs_f64());
         let mut last = self.last();
         last.state_error = state_error;
+        // Only what this step saw: a cluster that could not be read has no counts.
+        last.objects.clear();
         for observation in observations.iter().flatten() {
             let snapshot = &observation.snapshot;
             let mut kinds: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
@@ -135,9 +149,23 @@ impl Live {
         self.last().state_error = Some(error);
     }
 
-    async fn summary(&self) -> Option<Summary> {
-        let engine = self.engine.read().await.clone()?;
-        let mut summary = Summary::of_state(&engine.state().await);
+    /// The state: the engine's, or on a standby what the leader last saved.
+    async fn state(&self) -> Result<State, String> {
+        let engine = self.engine.read().await.clone();
+        if let Some(engine) = engine {
+            return Ok(engine.state().await);
+        }
+        let Some(store) = &self.store else {
+            return Err("no state loaded yet".to_owned());
+        };
+        match store.load().await {
+            Ok(state) => Ok(state.unwrap_or_default()),
+            Err(e) => Err(format!("{}: {e}", store.name())),
+        }
+    }
+
+    async fn summary(&self) -> Result<Summary, String> {
+        let mut summary = Summary::of_state(&self.state().await?);
         let last = self.last();
         summary.leading = Some(last.leading);
         summary.objects = last.objects.clone();
@@ -147,7 +175,7 @@ impl Live {
             .iter()
             .map(ClusterSummary::from)
             .collect();
-        Some(summary)
+        Ok(summary)
     }
 
     async fn metrics(&self) -> String {
@@ -167,7 +195,8 @@ impl Live {
         }
         registry.register("objects", "Objects by health", objects);
 
-        if let Some(engine) = self.engine.read().await.clone() {
+        let engine = self.engine.read().await.clone();
+        if let Some(engine) = engine {
             let summary = Summary::of_state(&engine.state().await);
             let open = Gauge::<i64>::default();
             open.set(gauge(summary.incidents.open));
@@ -248,8 +277,9 @@ impl Live {
         headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .is_some_and(|(_, given)| constant_time_eq(given.trim().as_bytes(), token.as_bytes()))
     }
 }
 
@@ -321,10 +351,10 @@ async fn incidents(Extract(live): Extract<Arc<Live>>, headers: HeaderMap) -> Res
     if !live.authorized(&headers) {
         return unauthorized();
     }
-    let Some(engine) = live.engine.read().await.clone() else {
-        return standby();
-    };
-    json(&Incidents::of(&engine.state().await))
+    match live.state().await {
+        Ok(state) => json(&Incidents::of(&state)),
+        Err(e) => unavailable(&e),
+    }
 }
 
 async fn summary(Extract(live): Extract<Arc<Live>>, headers: HeaderMap) -> Response {
@@ -332,8 +362,8 @@ async fn summary(Extract(live): Extract<Arc<Live>>, headers: HeaderMap) -> Respo
         return unauthorized();
     }
     match live.summary().await {
-        Some(summary) => json(&summary),
-        None => standby(),
+        Ok(summary) => json(&summary),
+        Err(e) => unavailable(&e),
     }
 }
 
@@ -353,10 +383,10 @@ fn unauthorized() -> Response {
         .into_response()
 }
 
-fn standby() -> Response {
+fn unavailable(why: &str) -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        "this replica does not hold the lease and has no state loaded; ask the leader\n",
+        format!("the state cannot be read: {why}\n"),
     )
         .into_response()
 }

@@ -330,9 +330,16 @@ fn endpoints(
         Some(port) => format!("0.0.0.0:{port}"),
         None => listen.clone(),
     };
-    let addr = full.parse().map_err(|_| {
-        format!("FLUXBRAIN_LISTEN (--listen): {listen:?} is not HOST:PORT, :PORT or off")
-    })?;
+    let bad = || format!("FLUXBRAIN_LISTEN (--listen): {listen:?} is not HOST:PORT, :PORT or off");
+    let addr = match full.parse() {
+        Ok(addr) => addr,
+        // A host name, e.g. localhost:8080.
+        Err(_) if full.contains(':') => std::net::ToSocketAddrs::to_socket_addrs(&full)
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(bad)?,
+        Err(_) => return Err(bad()),
+    };
     let token = match (&args.api_token, &args.api_token_file) {
         (Some(_), Some(_)) => {
             return Err(
@@ -379,9 +386,18 @@ async fn run_continuous(
         _ => None,
     };
     let current: Arc<RwLock<Option<Arc<Engine>>>> = Arc::new(RwLock::new(None));
+    // A standby answers /v1 from the shared store the leader writes.
+    let shared_store = match (&elector, &wiring.state) {
+        (Some(_), StateSpec::ConfigMap { .. }) => wiring
+            .state
+            .open(wiring.store_client.clone(), STORE_TIMEOUT)
+            .ok(),
+        _ => None,
+    };
     let live = Arc::new(Live::new(
         wiring.collector.clone(),
         current.clone(),
+        shared_store,
         endpoints.as_ref().and_then(|e| e.token.clone()),
     ));
     let server = match endpoints {

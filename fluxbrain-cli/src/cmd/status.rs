@@ -37,6 +37,9 @@ pub struct Args {
     /// The bearer token of its /v1 routes.
     #[arg(long, env = "FLUXBRAIN_API_TOKEN", hide_env_values = true)]
     api_token: Option<String>,
+    /// A file holding that token.
+    #[arg(long, env = "FLUXBRAIN_API_TOKEN_FILE")]
+    api_token_file: Option<std::path::PathBuf>,
     /// memory, file:PATH or configmap:NAMESPACE/NAME.
     #[arg(long, env = "FLUXBRAIN_STATE")]
     state: Option<StateSpec>,
@@ -102,7 +105,17 @@ async fn read(args: &Args) -> Result<Status, String> {
                     })
             })
             .map_err(|e| e.to_string())?;
-        let token = args.api_token.as_deref();
+        let token = match (&args.api_token, &args.api_token_file) {
+            (Some(token), _) => Some(token.trim().to_owned()),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("FLUXBRAIN_API_TOKEN_FILE: {}: {e}", path.display()))?
+                    .trim()
+                    .to_owned(),
+            ),
+            (None, None) => None,
+        };
+        let token = token.as_deref();
         return Ok(Status {
             summary: fetch(&client, &format!("{base}/v1/summary"), token).await?,
             incidents: fetch(&client, &format!("{base}/v1/incidents"), token).await?,

@@ -221,3 +221,65 @@ fn bad_listen_addresses_and_tokens_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("FLUXBRAIN_API_TOKEN_FILE"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_answers_from_the_shared_store_and_is_not_ready_unsynced() {
+    use std::sync::Arc;
+
+    use fluxbrain_cli::http::{Live, serve};
+    use fluxbrain_core::engine::NotifierState;
+    use fluxbrain_core::{MemoryStore, State, StateStore};
+    use fluxbrain_kube::collector::{ClusterConfig, CollectorConfig, KubeCollector};
+
+    // What the leader saved.
+    let store = Arc::new(MemoryStore::new());
+    let mut state = State::default();
+    let webhook = NotifierState {
+        sent: 3,
+        failed: 1,
+        ..NotifierState::default()
+    };
+    state.notifiers.insert("webhook".to_owned(), webhook);
+    store.save(&state).await.unwrap();
+
+    // Nothing listens on port 9: the collector never syncs.
+    let kube = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+    let config = CollectorConfig::new(vec![ClusterConfig::new("far", kube)]);
+    let collector = Arc::new(KubeCollector::new(config).unwrap());
+    let live = Arc::new(Live::new(
+        collector,
+        Arc::default(),
+        Some(store),
+        Some("t0k".to_owned()),
+    ));
+    live.set_leading(false);
+    let (addr, task) = serve("127.0.0.1:0".parse().unwrap(), live).await.unwrap();
+    let client = fluxbrain_notify::http::client_builder("test")
+        .unwrap()
+        .build()
+        .unwrap();
+
+    // The scheme is case-insensitive.
+    let answer = client
+        .get(format!("http://{addr}/v1/summary"))
+        .header("authorization", "bearer t0k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let summary: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+    assert_eq!(summary["leading"], false);
+    assert_eq!(summary["notifiers"]["webhook"]["sent"], 3);
+    assert_eq!(summary["notifiers"]["webhook"]["failed"], 1);
+    assert_eq!(summary["incidents"]["open"], 0);
+
+    let answer = client
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 503);
+    let body = answer.text().await.unwrap();
+    assert!(body.starts_with("cluster far: "), "{body}");
+    task.abort();
+}

@@ -69,8 +69,10 @@ pub struct CollectorConfig {
     /// Objects per list page of a watcher's (re)list; default 100. Every watch keeps its
     /// connection, and a connection keeps a read buffer as large as the largest answer made it
     /// grow (up to about 400 KiB): smaller pages keep the buffers of the 21 watches of a
-    /// cluster small (10k objects and 30k events watched: 38 MiB resident instead of 46 MiB,
-    /// `benches/README.md`).
+    /// cluster small (against the simulator, 10k objects and 30k events watched: 38 MiB
+    /// resident instead of 46 MiB, `benches/README.md`). An API server that serves
+    /// `resourceVersion=0` lists from its watch cache may ignore the limit (older Kubernetes
+    /// versions do); there this setting changes nothing.
     pub watch_page_size: u32,
     /// Bound on every plain API request (discovery, list pages, logs); default 30 seconds.
     pub api_timeout: Duration,

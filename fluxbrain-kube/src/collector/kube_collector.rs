@@ -25,9 +25,11 @@ use super::watch::Changes;
 ///   cluster; `collect` returns the stores' content at once (plus logs, when enabled, read
 ///   then), and [`changed`](Collector::changed) resolves when a fact changed.
 ///
-/// In both, a snapshot's events are those about its failing objects: the only events an
-/// ErrorEvent reads. Once mode does not even parse the others; the continuous store keeps
-/// every Flux event (packed), since an object that starts failing needs the events from before.
+/// In both, a snapshot's events are those about its failing objects, the only events an
+/// ErrorEvent reads (continuous mode matches them by kind name, namespace and name, so it may
+/// add an event about a same-named object of a foreign group, which the builder ignores). Once
+/// mode does not even parse the others; the continuous store keeps every Flux event (packed),
+/// since an object that starts failing needs the events from before.
 ///
 /// In both, each cluster is on its own: an unreachable cluster is an `Err` in its place of
 /// `collect`'s answer (and, continuously, retried with jittered backoff) while the others go on.
@@ -231,10 +233,8 @@ impl KubeCollector {
                 self.config.log_tail_lines,
             )
             .await;
-            if fetched.complete {
-                cache().put(requests, failing, read_at, fetched.lines.clone());
-            }
-            observation.snapshot.logs = fetched.lines;
+            observation.snapshot.logs = fetched.lines.clone();
+            cache().put(requests, failing, read_at, fetched);
         }
         Ok(observation)
     }

@@ -97,11 +97,16 @@ struct Cached {
     requests: Vec<LogRequest>,
     failing: HashSet<ObjectRef>,
     read_at: tokio::time::Instant,
-    lines: Vec<LogLine>,
+    fetched: Fetched,
 }
 
+/// How long a read that missed a log (RBAC, a container not started) is reused at most: a
+/// failing read is retried soon, but not on every collection.
+const PARTIAL_REFRESH: Duration = Duration::from_secs(10);
+
 impl LogCache {
-    /// The lines read for exactly this plan less than `refresh` ago.
+    /// The lines read for exactly this plan less than `refresh` ago (a read that missed a
+    /// log: less than [`PARTIAL_REFRESH`] ago).
     pub fn get(
         &self,
         requests: &[LogRequest],
@@ -109,29 +114,35 @@ impl LogCache {
         refresh: Duration,
     ) -> Option<Vec<LogLine>> {
         let last = self.last.as_ref()?;
+        let refresh = if last.fetched.complete {
+            refresh
+        } else {
+            refresh.min(PARTIAL_REFRESH)
+        };
         let fresh = last.read_at.elapsed() < refresh;
-        (fresh && last.requests == requests && &last.failing == failing).then(|| last.lines.clone())
+        (fresh && last.requests == requests && &last.failing == failing)
+            .then(|| last.fetched.lines.clone())
     }
 
-    /// Remembers a complete read (a partial one is read again next time).
+    /// Remembers a read (one that missed a log for at most [`PARTIAL_REFRESH`]).
     pub fn put(
         &mut self,
         requests: Vec<LogRequest>,
         failing: HashSet<ObjectRef>,
         read_at: tokio::time::Instant,
-        lines: Vec<LogLine>,
+        fetched: Fetched,
     ) {
         self.last = Some(Cached {
             requests,
             failing,
             read_at,
-            lines,
+            fetched,
         });
     }
 }
 
 /// The lines of a [`fetch`], and whether every log could be read.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Fetched {
     pub lines: Vec<LogLine>,
     pub complete: bool,
