@@ -93,9 +93,9 @@ pub(crate) fn is_flux_event(value: &Value) -> bool {
 #[derive(Debug, Deserialize)]
 struct EventHead<'a> {
     #[serde(default, borrow, rename = "involvedObject")]
-    involved: Option<HeadRef<'a>>,
+    involved: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    regarding: Option<HeadRef<'a>>,
+    regarding: Option<&'a RawValue>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,22 +104,33 @@ struct HeadRef<'a> {
     name: Option<Cow<'a, str>>,
 }
 
+/// Whether `raw` is a JSON object (serde would also read a struct from an array).
+fn is_object(raw: &RawValue) -> bool {
+    raw.get().trim_start().starts_with('{')
+}
+
 /// Whether the raw Event may be about an object named in `names`: `false` only when it
 /// certainly is not (its object's name is readable and not among them). An event that cannot
 /// be read that far is left to core's parser, which reports what is wrong with it.
 pub(crate) fn may_be_about(raw: &RawValue, names: &HashSet<String>) -> bool {
+    if !is_object(raw) {
+        return true;
+    }
     let Ok(head) = serde_json::from_str::<EventHead<'_>>(raw.get()) else {
         return true;
     };
-    let mut named = [head.involved, head.regarding]
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r.name)
-        .peekable();
-    if named.peek().is_none() {
-        return true;
+    let mut named = false;
+    for reference in [head.involved, head.regarding].into_iter().flatten() {
+        if !is_object(reference) {
+            return true;
+        }
+        match serde_json::from_str::<HeadRef<'_>>(reference.get()) {
+            Ok(HeadRef { name: Some(name) }) if !names.contains(name.as_ref()) => named = true,
+            _ => return true,
+        }
     }
-    named.any(|name| names.contains(name.as_ref()))
+    // Named, and by none of `names`; without a reference at all, core says what is missing.
+    !named
 }
 
 /// Parses one document; a malformed one is logged, counted and skipped.
@@ -179,6 +190,11 @@ mod tests {
         ));
         // Malformed or nameless: core's parser decides and reports.
         assert!(about(r#"{"involvedObject": "broken"}"#));
+        assert!(about(r#"{"involvedObject": ["fine"]}"#));
+        assert!(about(r#"[{"name": "fine"}]"#));
+        assert!(about(
+            r#"{"involvedObject": {"name": "fine"}, "regarding": 3}"#
+        ));
         assert!(about(r#"{"involvedObject": {"name": 3}}"#));
         assert!(about(r#"{"involvedObject": {"kind": "Kustomization"}}"#));
         assert!(about(r#"{"message": "x"}"#));
