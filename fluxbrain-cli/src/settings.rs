@@ -174,9 +174,56 @@ pub fn init_logging(level: tracing::Level) {
         .try_init();
 }
 
+/// The bearer token of the `/v1` routes: `FLUXBRAIN_API_TOKEN` (`token`), or the content of the
+/// file `FLUXBRAIN_API_TOKEN_FILE` names (`file`, a mounted Secret), trimmed.
+///
+/// # Errors
+/// Both given, an unreadable file, or an empty token, each naming the variable.
+pub fn api_token(
+    token: Option<&str>,
+    file: Option<&std::path::Path>,
+) -> Result<Option<String>, String> {
+    let token = match (token, file) {
+        (Some(_), Some(_)) => {
+            return Err(
+                "FLUXBRAIN_API_TOKEN and FLUXBRAIN_API_TOKEN_FILE are both set; keep one".into(),
+            );
+        }
+        (Some(token), None) => token.trim().to_owned(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| format!("FLUXBRAIN_API_TOKEN_FILE: {}: {e}", path.display()))?
+            .trim()
+            .to_owned(),
+        (None, None) => return Ok(None),
+    };
+    if token.is_empty() {
+        return Err("FLUXBRAIN_API_TOKEN(_FILE): the token is empty".into());
+    }
+    Ok(Some(token))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_tokens() {
+        let file = std::env::temp_dir().join(format!("fluxbrain-token-{}", std::process::id()));
+        std::fs::write(&file, "  s3cret\n").unwrap();
+        assert_eq!(api_token(None, None), Ok(None));
+        assert_eq!(api_token(Some(" t "), None), Ok(Some("t".into())));
+        assert_eq!(api_token(None, Some(&file)), Ok(Some("s3cret".into())));
+        let both = api_token(Some("t"), Some(&file)).unwrap_err();
+        assert!(both.contains("both set"), "{both}");
+        let empty = api_token(Some("  "), None).unwrap_err();
+        assert!(empty.contains("empty"), "{empty}");
+        std::fs::remove_file(&file).unwrap();
+        let missing = api_token(None, Some(&file)).unwrap_err();
+        assert!(
+            missing.starts_with("FLUXBRAIN_API_TOKEN_FILE: "),
+            "{missing}"
+        );
+    }
 
     #[test]
     fn state_specs() {

@@ -39,15 +39,9 @@ pub struct Args {
 
 /// Runs the demo; 0 when it played to the end.
 pub fn run(args: Args) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime("demo") {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("fluxbrain demo: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(play(&args, Sink::Stdout)) {
         Ok(_) => ExitCode::SUCCESS,

@@ -5,3 +5,14 @@ pub mod render;
 pub mod run;
 pub mod sim;
 pub mod status;
+
+/// A multi-thread async runtime, or the exit code after saying why there is none.
+pub(crate) fn runtime(command: &str) -> Result<tokio::runtime::Runtime, std::process::ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("fluxbrain {command}: cannot start the async runtime: {e}");
+            std::process::ExitCode::FAILURE
+        })
+}

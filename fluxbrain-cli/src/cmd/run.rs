@@ -15,7 +15,7 @@ use tokio::sync::{Notify, RwLock};
 
 use crate::http::{Live, serve};
 use crate::print::{JsonLines, Sink};
-use crate::settings::{EngineArgs, Lookup, StateSpec, init_logging, parse_interval};
+use crate::settings::{EngineArgs, Lookup, StateSpec, api_token, init_logging, parse_interval};
 
 /// What `run --once` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -94,15 +94,9 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Runs the command.
 pub fn run(args: Args) -> ExitCode {
     init_logging(args.engine.log_level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime("run") {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("fluxbrain: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(run_async(args))
 }
@@ -340,24 +334,7 @@ fn endpoints(
             .ok_or_else(bad)?,
         Err(_) => return Err(bad()),
     };
-    let token = match (&args.api_token, &args.api_token_file) {
-        (Some(_), Some(_)) => {
-            return Err(
-                "FLUXBRAIN_API_TOKEN and FLUXBRAIN_API_TOKEN_FILE are both set; keep one".into(),
-            );
-        }
-        (Some(token), None) => Some(token.trim().to_owned()),
-        (None, Some(path)) => Some(
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("FLUXBRAIN_API_TOKEN_FILE: {}: {e}", path.display()))?
-                .trim()
-                .to_owned(),
-        ),
-        (None, None) => None,
-    };
-    if token.as_deref() == Some("") {
-        return Err("FLUXBRAIN_API_TOKEN(_FILE): the token is empty".into());
-    }
+    let token = api_token(args.api_token.as_deref(), args.api_token_file.as_deref())?;
     Ok(Some(Endpoints { addr, token }))
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::settings::{Lookup, StateSpec};
+use crate::settings::{Lookup, StateSpec, api_token};
 use crate::summary::{Incidents, Summary, incidents_table, summary_text};
 
 /// How to print.
@@ -61,15 +61,9 @@ struct Status {
 
 /// Runs the command.
 pub fn run(args: Args) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime("status") {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("fluxbrain: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let status = match runtime.block_on(read(&args)) {
         Ok(status) => status,
@@ -105,16 +99,7 @@ async fn read(args: &Args) -> Result<Status, String> {
                     })
             })
             .map_err(|e| e.to_string())?;
-        let token = match (&args.api_token, &args.api_token_file) {
-            (Some(token), _) => Some(token.trim().to_owned()),
-            (None, Some(path)) => Some(
-                std::fs::read_to_string(path)
-                    .map_err(|e| format!("FLUXBRAIN_API_TOKEN_FILE: {}: {e}", path.display()))?
-                    .trim()
-                    .to_owned(),
-            ),
-            (None, None) => None,
-        };
+        let token = api_token(args.api_token.as_deref(), args.api_token_file.as_deref())?;
         let token = token.as_deref();
         return Ok(Status {
             summary: fetch(&client, &format!("{base}/v1/summary"), token).await?,
