@@ -54,7 +54,18 @@ pub fn load(paths: &[PathBuf], cluster: &str) -> Loaded {
             read_file(&file, &mut loaded);
         }
     }
+    // The same input read twice (a folder and a file in it, or a copy of a file) must not
+    // count its events or log lines twice. (Objects read twice are already one: the index
+    // keeps the newest copy.)
+    keep_first(&mut loaded.snapshot.events);
+    keep_first(&mut loaded.snapshot.logs);
     loaded
+}
+
+/// Drops exact repeats, keeping the first of each.
+fn keep_first<T: Clone + Eq + std::hash::Hash>(items: &mut Vec<T>) {
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    items.retain(|item| seen.insert(item.clone()));
 }
 
 impl Loaded {

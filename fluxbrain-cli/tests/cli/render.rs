@@ -211,3 +211,37 @@ fn api_lists_concatenated_json_and_timestamped_logs() {
     assert_eq!(event["evidence"][0]["data"]["error"], "boom");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_input_read_twice_counts_once() {
+    let once = fluxbrain(&["render", "--cluster", "basic", "--now", NOW, BASIC], &[]);
+    assert_eq!(once.status.code(), Some(0), "{}", stderr(&once));
+    // The folder, and again two of its files by name.
+    let events = format!("{BASIC}/events.yaml");
+    let log = std::fs::read_dir(repo().join(BASIC).join("logs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "log"))
+        .unwrap();
+    let log = log.display().to_string();
+    let twice = fluxbrain(
+        &[
+            "render",
+            "--cluster",
+            "basic",
+            "--now",
+            NOW,
+            BASIC,
+            &events,
+            &log,
+        ],
+        &[],
+    );
+    assert_eq!(twice.status.code(), Some(0), "{}", stderr(&twice));
+    assert!(
+        once.stdout == twice.stdout,
+        "reading inputs twice changed the output:\n--- once\n{}\n--- twice\n{}",
+        String::from_utf8_lossy(&once.stdout),
+        String::from_utf8_lossy(&twice.stdout)
+    );
+}

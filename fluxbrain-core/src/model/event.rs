@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use super::object::ObjectRef;
 
 /// The facts fluxbrain keeps about one Kubernetes event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KubeEvent {
     /// The object the event is about (`involvedObject` or `regarding`).
     pub involved: ObjectRef,

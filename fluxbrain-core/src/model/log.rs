@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use super::object::ObjectRef;
 
 /// One controller log line (controller-runtime's zap JSON) that names an object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LogLine {
     /// The pod that wrote it.
     pub pod: String,
