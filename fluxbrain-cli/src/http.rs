@@ -4,9 +4,10 @@
 //! - `/readyz`: every cluster synced and the last state write succeeded (503 and the reasons
 //!   otherwise);
 //! - `/metrics`: Prometheus text: objects by cluster, kind and health; open incidents;
-//!   notifications sent, failed and pending by notifier; the collector's counters (API
-//!   requests and errors by class, forbidden kinds, watch restarts, relists, skipped
-//!   documents, log reads); the duration of policy steps;
+//!   notifications sent, failed and pending by notifier; per cluster, whether it is synced and
+//!   which kinds it serves but cannot read; the collector's counters (API requests and errors
+//!   by class, forbidden kinds, watch restarts, relists, skipped documents, log reads); the
+//!   duration of policy steps;
 //! - `/v1/incidents` and `/v1/summary`: JSON, what `fluxbrain status` shows; behind a bearer
 //!   token when `FLUXBRAIN_API_TOKEN` is set.
 //!
@@ -218,6 +219,29 @@ impl Live {
                 pending,
             );
         }
+
+        let synced = Family::<Labels, Gauge>::default();
+        let unobserved = Family::<Labels, Gauge>::default();
+        for cluster in self.collector.status() {
+            let name = ("cluster".to_owned(), cluster.name.clone());
+            synced
+                .get_or_create(&vec![name.clone()])
+                .set(i64::from(cluster.synced && cluster.error.is_none()));
+            for kind in &cluster.unobserved {
+                let labels = vec![name.clone(), ("kind".to_owned(), kind.to_string())];
+                unobserved.get_or_create(&labels).set(1);
+            }
+        }
+        registry.register(
+            "cluster_synced",
+            "1 when every served kind of the cluster is listed and it is reachable",
+            synced,
+        );
+        registry.register(
+            "kind_unobserved",
+            "Kinds a cluster serves that cannot be read now (RBAC, not listed yet)",
+            unobserved,
+        );
 
         let m = self.collector.metrics();
         let counter = |n: u64| {

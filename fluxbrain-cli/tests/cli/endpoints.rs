@@ -75,7 +75,7 @@ async fn health_readiness_metrics_and_incidents() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let _running = Running(child);
+    let running = Running(child);
     // The notifications go to stdout; the firings mean the first policy step is done.
     let firings = tokio::task::spawn_blocking(move || {
         BufReader::new(stdout)
@@ -166,6 +166,7 @@ async fn health_readiness_metrics_and_incidents() {
         format!("fluxbrain_incidents_open {}\n", incidents.len()),
         "fluxbrain_notifications_sent_total{notifier=\"stdout\"} 9\n".to_owned(),
         "fluxbrain_notifications_pending{notifier=\"stdout\"} 0\n".to_owned(),
+        "fluxbrain_cluster_synced{cluster=\"basic\"} 1\n".to_owned(),
         "# TYPE fluxbrain_watch_restarts counter\n".to_owned(),
         "# TYPE fluxbrain_step_duration_seconds histogram\n".to_owned(),
         "# EOF\n".to_owned(),
@@ -190,6 +191,8 @@ async fn health_readiness_metrics_and_incidents() {
     );
     assert_eq!(status["summary"]["clusters"][0]["synced"], true);
 
+    // The child first: its open watches would hold a graceful shutdown.
+    drop(running);
     server.shutdown().await.unwrap();
     let _ = std::fs::remove_file(kubeconfig);
 }
@@ -282,4 +285,58 @@ async fn a_standby_answers_from_the_shared_store_and_is_not_ready_unsynced() {
     let body = answer.text().await.unwrap();
     assert!(body.starts_with("cluster far: "), "{body}");
     task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_rbac_forbids_is_a_metric_and_the_rest_is_ready() {
+    let (sim, server, kubeconfig) = serve_basic("forbidden").await;
+    sim.set_faults(fluxbrain_kube::sim::Faults {
+        error_rate: 1.0,
+        error_status: 403,
+        request_contains: Some("/gitrepositories".to_owned()),
+        ..fluxbrain_kube::sim::Faults::default()
+    });
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_fluxbrain"))
+        .arg("run")
+        .env("KUBECONFIG", &kubeconfig)
+        .env("FLUXBRAIN_CLUSTER", "basic")
+        .env("FLUXBRAIN_STATE", "memory")
+        .env("FLUXBRAIN_REQUEUE_INTERVAL", "1h")
+        .env("FLUXBRAIN_LOG_LEVEL", "error")
+        .env("FLUXBRAIN_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = Running(child);
+    let client = fluxbrain_notify::http::client_builder("test")
+        .unwrap()
+        .build()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    // A forbidden kind does not keep the others from syncing.
+    let synced = "fluxbrain_cluster_synced{cluster=\"basic\"} 1\n";
+    let (_, metrics) = poll(&client, &format!("{base}/metrics"), None, |s, b| {
+        s == 200 && b.contains(synced)
+    })
+    .await;
+    let unobserved: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("fluxbrain_kind_unobserved{"))
+        .collect();
+    assert_eq!(
+        unobserved,
+        ["fluxbrain_kind_unobserved{cluster=\"basic\",kind=\"GitRepository\"} 1"],
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("fluxbrain_kube_forbidden_total 0\n"),
+        "{metrics}"
+    );
+    poll(&client, &format!("{base}/readyz"), None, |s, _| s == 200).await;
+    // The child first: its open watches would hold a graceful shutdown.
+    drop(running);
+    server.shutdown().await.unwrap();
+    let _ = std::fs::remove_file(kubeconfig);
 }
