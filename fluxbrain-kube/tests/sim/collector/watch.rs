@@ -283,3 +283,43 @@ async fn logs_older_than_the_refresh_interval_are_read_again() {
         reads + first.snapshot.pods.len() as u64
     );
 }
+
+#[tokio::test]
+async fn logs_that_cannot_be_read_are_not_asked_again_on_every_collection() {
+    let (sim, server) = serve_basic().await;
+    let mut config = config(vec![cluster("basic", &server)]);
+    config.collect_logs = true;
+    config.requeue_interval = Duration::from_secs(3600);
+    let collector = KubeCollector::new(config).unwrap();
+    collector.start();
+    synced(&collector).await;
+    // RBAC without pods/log: every log read is refused.
+    sim.set_faults(Faults {
+        error_rate: 1.0,
+        error_status: 403,
+        request_contains: Some("/log?".to_owned()),
+        ..Faults::default()
+    });
+    // A new failure makes the next collection read the logs (and fail).
+    sim.apply(new_kustomization("added-failing")).unwrap();
+    until(&collector, "the new failure is seen", || async {
+        collect_one(&collector)
+            .await
+            .snapshot
+            .objects
+            .iter()
+            .any(|o| o.key.name == "added-failing")
+    })
+    .await;
+    let refused = collector.metrics().api_errors[&fluxbrain_kube::collector::ErrorClass::Forbidden];
+    assert!(refused > 0);
+    // The partial read is reused: further collections ask nothing (within its 10 s).
+    for _ in 0..5 {
+        let seen = collect_one(&collector).await;
+        assert!(seen.snapshot.logs.is_empty());
+    }
+    assert_eq!(
+        collector.metrics().api_errors[&fluxbrain_kube::collector::ErrorClass::Forbidden],
+        refused
+    );
+}
