@@ -28,6 +28,31 @@ impl Drop for Running {
     }
 }
 
+/// `fluxbrain run` (continuous, memory state) on the simulator's `kubeconfig`, serving its
+/// endpoints on `port`; its notifications go to `stdout`.
+fn run_listening(
+    kubeconfig: &std::path::Path,
+    port: u16,
+    token: Option<&str>,
+    stdout: Stdio,
+) -> Running {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fluxbrain"));
+    command
+        .arg("run")
+        .env("KUBECONFIG", kubeconfig)
+        .env("FLUXBRAIN_CLUSTER", "basic")
+        .env("FLUXBRAIN_STATE", "memory")
+        .env("FLUXBRAIN_REQUEUE_INTERVAL", "1h")
+        .env("FLUXBRAIN_LOG_LEVEL", "error")
+        .env("FLUXBRAIN_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(stdout)
+        .stderr(Stdio::null());
+    if let Some(token) = token {
+        command.env("FLUXBRAIN_API_TOKEN", token);
+    }
+    Running(command.spawn().unwrap())
+}
+
 /// GETs `path` until `done` accepts the answer (at most 60 s); the last answer.
 async fn poll(
     client: &reqwest::Client,
@@ -61,21 +86,9 @@ async fn poll(
 async fn health_readiness_metrics_and_incidents() {
     let (_sim, server, kubeconfig) = serve_basic("endpoints").await;
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fluxbrain"))
-        .arg("run")
-        .env("KUBECONFIG", &kubeconfig)
-        .env("FLUXBRAIN_CLUSTER", "basic")
-        .env("FLUXBRAIN_STATE", "memory")
-        .env("FLUXBRAIN_REQUEUE_INTERVAL", "1h")
-        .env("FLUXBRAIN_LOG_LEVEL", "warn")
-        .env("FLUXBRAIN_LISTEN", format!("127.0.0.1:{port}"))
-        .env("FLUXBRAIN_API_TOKEN", "s3cret")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let running = Running(child);
+    let mut child = run_listening(&kubeconfig, port, Some("s3cret"), Stdio::piped());
+    let stdout = child.0.stdout.take().unwrap();
+    let running = child;
     // The notifications go to stdout; the firings mean the first policy step is done.
     let firings = tokio::task::spawn_blocking(move || {
         BufReader::new(stdout)
@@ -297,19 +310,7 @@ async fn a_kind_rbac_forbids_is_a_metric_and_the_rest_is_ready() {
         ..fluxbrain_kube::sim::Faults::default()
     });
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_fluxbrain"))
-        .arg("run")
-        .env("KUBECONFIG", &kubeconfig)
-        .env("FLUXBRAIN_CLUSTER", "basic")
-        .env("FLUXBRAIN_STATE", "memory")
-        .env("FLUXBRAIN_REQUEUE_INTERVAL", "1h")
-        .env("FLUXBRAIN_LOG_LEVEL", "error")
-        .env("FLUXBRAIN_LISTEN", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let running = Running(child);
+    let running = run_listening(&kubeconfig, port, None, Stdio::null());
     let client = fluxbrain_notify::http::client_builder("test")
         .unwrap()
         .build()

@@ -234,13 +234,7 @@ async fn every_requeue_interval_is_a_full_relist() {
 
 #[tokio::test]
 async fn logs_are_read_again_only_when_the_failures_change() {
-    let (sim, server) = serve_basic().await;
-    let mut config = config(vec![cluster("basic", &server)]);
-    config.collect_logs = true;
-    config.requeue_interval = Duration::from_secs(3600);
-    let collector = KubeCollector::new(config).unwrap();
-    collector.start();
-    synced(&collector).await;
+    let (sim, _server, collector) = watching_with_logs(Duration::from_secs(60)).await;
 
     let first = collect_one(&collector).await;
     let pods = first.snapshot.pods.len() as u64;
@@ -253,27 +247,13 @@ async fn logs_are_read_again_only_when_the_failures_change() {
 
     // A new failing object: the logs are read again at once.
     sim.apply(new_kustomization("added-failing")).unwrap();
-    until(&collector, "the new failure is seen", || async {
-        collect_one(&collector)
-            .await
-            .snapshot
-            .objects
-            .iter()
-            .any(|o| o.key.name == "added-failing")
-    })
-    .await;
+    until_seen(&collector, "added-failing").await;
     assert!(collector.metrics().log_requests >= reads + pods);
 }
 
 #[tokio::test]
 async fn logs_older_than_the_refresh_interval_are_read_again() {
-    let (_sim, server) = serve_basic().await;
-    let mut config = config(vec![cluster("basic", &server)]);
-    config.collect_logs = true;
-    config.log_refresh_interval = Duration::ZERO;
-    let collector = KubeCollector::new(config).unwrap();
-    collector.start();
-    synced(&collector).await;
+    let (_sim, _server, collector) = watching_with_logs(Duration::ZERO).await;
     let first = collect_one(&collector).await;
     let reads = collector.metrics().log_requests;
     let again = collect_one(&collector).await;
@@ -286,13 +266,7 @@ async fn logs_older_than_the_refresh_interval_are_read_again() {
 
 #[tokio::test]
 async fn logs_that_cannot_be_read_are_not_asked_again_on_every_collection() {
-    let (sim, server) = serve_basic().await;
-    let mut config = config(vec![cluster("basic", &server)]);
-    config.collect_logs = true;
-    config.requeue_interval = Duration::from_secs(3600);
-    let collector = KubeCollector::new(config).unwrap();
-    collector.start();
-    synced(&collector).await;
+    let (sim, _server, collector) = watching_with_logs(Duration::from_secs(60)).await;
     // RBAC without pods/log: every log read is refused.
     sim.set_faults(Faults {
         error_rate: 1.0,
@@ -302,15 +276,7 @@ async fn logs_that_cannot_be_read_are_not_asked_again_on_every_collection() {
     });
     // A new failure makes the next collection read the logs (and fail).
     sim.apply(new_kustomization("added-failing")).unwrap();
-    until(&collector, "the new failure is seen", || async {
-        collect_one(&collector)
-            .await
-            .snapshot
-            .objects
-            .iter()
-            .any(|o| o.key.name == "added-failing")
-    })
-    .await;
+    until_seen(&collector, "added-failing").await;
     let refused = collector.metrics().api_errors[&fluxbrain_kube::collector::ErrorClass::Forbidden];
     assert!(refused > 0);
     // The partial read is reused: further collections ask nothing (within its 10 s).
@@ -322,4 +288,37 @@ async fn logs_that_cannot_be_read_are_not_asked_again_on_every_collection() {
         collector.metrics().api_errors[&fluxbrain_kube::collector::ErrorClass::Forbidden],
         refused
     );
+}
+
+/// Collects until an object named `name` is observed.
+async fn until_seen(collector: &KubeCollector, name: &str) {
+    until(collector, &format!("{name} is seen"), || async {
+        collect_one(collector)
+            .await
+            .snapshot
+            .objects
+            .iter()
+            .any(|o| o.key.name == name)
+    })
+    .await;
+}
+
+/// A synced continuous collector over the basic cluster that reads logs, reusing them for
+/// `refresh`.
+async fn watching_with_logs(
+    refresh: Duration,
+) -> (
+    fluxbrain_kube::sim::Simulator,
+    fluxbrain_kube::sim::Server,
+    KubeCollector,
+) {
+    let (sim, server) = serve_basic().await;
+    let mut config = config(vec![cluster("basic", &server)]);
+    config.collect_logs = true;
+    config.requeue_interval = Duration::from_secs(3600);
+    config.log_refresh_interval = refresh;
+    let collector = KubeCollector::new(config).unwrap();
+    collector.start();
+    synced(&collector).await;
+    (sim, server, collector)
 }
