@@ -150,23 +150,24 @@ impl Live {
         self.last().state_error = Some(error);
     }
 
-    /// The state: the engine's, or on a standby what the leader last saved.
-    async fn state(&self) -> Result<State, String> {
+    /// `f` over the state: the engine's (not copied), or on a standby what the leader last
+    /// saved.
+    async fn with_state<R>(&self, f: impl FnOnce(&State) -> R) -> Result<R, String> {
         let engine = self.engine.read().await.clone();
         if let Some(engine) = engine {
-            return Ok(engine.state().await);
+            return Ok(engine.inspect(f).await);
         }
         let Some(store) = &self.store else {
             return Err("no state loaded yet".to_owned());
         };
         match store.load().await {
-            Ok(state) => Ok(state.unwrap_or_default()),
+            Ok(state) => Ok(f(&state.unwrap_or_default())),
             Err(e) => Err(format!("{}: {e}", store.name())),
         }
     }
 
     async fn summary(&self) -> Result<Summary, String> {
-        let mut summary = Summary::of_state(&self.state().await?);
+        let mut summary = self.with_state(Summary::of_state).await?;
         let last = self.last();
         summary.leading = Some(last.leading);
         summary.objects = last.objects.clone();
@@ -198,7 +199,7 @@ impl Live {
 
         let engine = self.engine.read().await.clone();
         if let Some(engine) = engine {
-            let summary = Summary::of_state(&engine.state().await);
+            let summary = engine.inspect(Summary::of_state).await;
             let open = Gauge::<i64>::default();
             open.set(gauge(summary.incidents.open));
             registry.register("incidents_open", "Open incidents", open);
@@ -375,8 +376,8 @@ async fn incidents(Extract(live): Extract<Arc<Live>>, headers: HeaderMap) -> Res
     if !live.authorized(&headers) {
         return unauthorized();
     }
-    match live.state().await {
-        Ok(state) => json(&Incidents::of(&state)),
+    match live.with_state(Incidents::of).await {
+        Ok(incidents) => json(&incidents),
         Err(e) => unavailable(&e),
     }
 }

@@ -107,9 +107,15 @@ impl Engine {
         &self.notifiers
     }
 
-    /// A copy of the current state (for status endpoints and tests).
+    /// A copy of the current state (for tests; prefer [`Engine::inspect`]).
     pub async fn state(&self) -> State {
         self.state.lock().await.clone()
+    }
+
+    /// `f` over the current state, without copying it. The state stays locked while `f` runs
+    /// (observing and delivering wait), so `f` should only read what it needs.
+    pub async fn inspect<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&*self.state.lock().await)
     }
 
     /// Runs the policy on one collection and queues the notifications it makes due; saves the
