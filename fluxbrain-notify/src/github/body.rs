@@ -56,14 +56,7 @@ pub(crate) fn reminder(note: &Notification) -> String {
         note.occurrence.saturating_sub(1),
         f.at
     );
-    out.push_str(&format!(
-        "- **Reason:** {}\n",
-        code_opt(f.reason.as_deref())
-    ));
-    out.push_str(&format!(
-        "- **Revision:** {}\n",
-        code_opt(f.revision.as_deref())
-    ));
+    reason_and_revision(&mut out, &f);
     message(&mut out, &f);
     affected(&mut out, &f);
     analysis(&mut out, &f);
@@ -86,6 +79,12 @@ pub(crate) fn resolved(note: &Notification, resolution: Resolution) -> String {
 fn facts_list(out: &mut String, f: &Facts) {
     out.push_str(&format!("- **Cluster:** {}\n", code(&f.cluster)));
     out.push_str(&format!("- **Object:** {}\n", code(&f.object())));
+    reason_and_revision(out, f);
+    out.push_str(&format!("- **Failing since:** {}\n", f.started));
+    out.push_str(&format!("- **Fingerprint:** `{}`\n", f.fingerprint));
+}
+
+fn reason_and_revision(out: &mut String, f: &Facts) {
     out.push_str(&format!(
         "- **Reason:** {}\n",
         code_opt(f.reason.as_deref())
@@ -94,8 +93,6 @@ fn facts_list(out: &mut String, f: &Facts) {
         "- **Revision:** {}\n",
         code_opt(f.revision.as_deref())
     ));
-    out.push_str(&format!("- **Failing since:** {}\n", f.started));
-    out.push_str(&format!("- **Fingerprint:** `{}`\n", f.fingerprint));
 }
 
 fn message(out: &mut String, f: &Facts) {
