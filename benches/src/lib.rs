@@ -204,3 +204,16 @@ pub const FLUX_KINDS: [(&str, &str, &str); 10] = [
 
 /// Namespaces the scale harnesses spread objects over.
 pub const NAMESPACES: usize = 50;
+
+/// A `kB` field of this process's `/proc/self/status` (`VmRSS:`, `VmHWM:`), 0 when unreadable.
+pub fn proc_status(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}

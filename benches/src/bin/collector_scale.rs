@@ -24,7 +24,7 @@ use fluxbrain_kube::collector::{ClusterConfig, CollectorConfig, KubeCollector};
 use fluxbrain_kube::sim::{Config, Simulator, State};
 use serde_json::json;
 
-use fluxbrain_benches::{FLUX_KINDS as KINDS, NAMESPACES};
+use fluxbrain_benches::{FLUX_KINDS as KINDS, NAMESPACES, proc_status};
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -222,18 +222,6 @@ fn cpu_ticks() -> (u64, u64) {
 
 fn ms_of_ticks(ticks: u64) -> u64 {
     ticks * 10
-}
-
-fn proc_status(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn collector_config(url: &str) -> Result<CollectorConfig> {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use fluxbrain_kube::sim::{Config, Simulator, State};
 use serde_json::{Value, json};
 
-use fluxbrain_benches::{FLUX_KINDS as KINDS, NAMESPACES};
+use fluxbrain_benches::{FLUX_KINDS as KINDS, NAMESPACES, proc_status};
 
 fn main() -> ExitCode {
     let mut objects = 10_000usize;
@@ -233,16 +233,4 @@ fn rss_kib() -> u64 {
 /// Peak resident set size of this process, KiB.
 fn peak_kib() -> u64 {
     proc_status("VmHWM:")
-}
-
-fn proc_status(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
