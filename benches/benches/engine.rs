@@ -90,9 +90,9 @@ fn state_stores(c: &mut Criterion) {
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let (server, store) = multi.block_on(async {
-        let sim = fluxbrain_kube::sim::Simulator::new(
-            fluxbrain_kube::sim::State::new(),
-            fluxbrain_kube::sim::Config::default(),
+        let sim = fluxbrain_sim::Simulator::new(
+            fluxbrain_sim::State::new(),
+            fluxbrain_sim::Config::default(),
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let server = sim

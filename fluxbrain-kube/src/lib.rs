@@ -28,6 +28,3 @@ pub use collector::{ClusterConfig, CollectorConfig, KubeCollector};
 pub use configmap_store::ConfigMapStore;
 pub use error::Error;
 pub use lease::{LeaderElector, LeaseConfig};
-
-#[cfg(feature = "sim")]
-pub mod sim;

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use fluxbrain_core::Collector;
 use fluxbrain_kube::collector::{ClusterConfig, CollectorConfig, KubeCollector};
-use fluxbrain_kube::sim::{Config, Simulator, State};
+use fluxbrain_sim::{Config, Simulator, State};
 use serde_json::json;
 
 use fluxbrain_benches::{FLUX_KINDS as KINDS, NAMESPACES, proc_status};
@@ -257,7 +257,7 @@ fn run(args: &[String]) -> Result<()> {
         std::env::temp_dir().join(format!("fluxbrain-collector-scale-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let kubeconfig = dir.join("kubeconfig");
-    std::fs::write(&kubeconfig, fluxbrain_kube::sim::kubeconfig(&server.url))
+    std::fs::write(&kubeconfig, fluxbrain_sim::kubeconfig(&server.url))
         .map_err(|e| e.to_string())?;
     let kinds: Vec<&str> = KINDS.iter().map(|k| k.0).chain(["events"]).collect();
     let resources = kinds.join(",");

@@ -9,7 +9,7 @@
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use fluxbrain_kube::sim::{Config, Simulator, State};
+use fluxbrain_sim::{Config, Simulator, State};
 use serde_json::{Value, json};
 
 use fluxbrain_benches::{FLUX_KINDS as KINDS, NAMESPACES, proc_status};
@@ -158,7 +158,7 @@ fn main() -> ExitCode {
 
 /// A generated cluster: `objects` Flux objects spread over the ten kinds and 50 namespaces
 /// (a quarter failing), and `events` core Events about them.
-fn generate(objects: usize, events: usize) -> Result<State, fluxbrain_kube::Error> {
+fn generate(objects: usize, events: usize) -> Result<State, fluxbrain_sim::Error> {
     let mut state = State::new();
     let per_kind = objects / KINDS.len();
     let mut targets = Vec::with_capacity(objects);

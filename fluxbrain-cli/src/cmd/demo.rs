@@ -12,7 +12,7 @@ use fluxbrain_core::{
     Collector, Engine, EngineConfig, NotificationKind, Notifier, PolicyConfig, Time,
 };
 use fluxbrain_kube::collector::{ClusterConfig, CollectorConfig, KubeCollector};
-use fluxbrain_kube::sim::{Config, Script, Simulator, State};
+use fluxbrain_sim::{Config, Script, Simulator, State};
 
 use crate::print::{Readable, Sink};
 use crate::settings::parse_interval;

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fluxbrain_kube::sim::{Config, Script, Simulator, State};
+use fluxbrain_sim::{Config, Script, Simulator, State};
 
 /// `fluxbrain sim`: the Kubernetes API simulator.
 #[derive(Debug, clap::Args)]
@@ -124,7 +124,7 @@ fn run_serve(args: ServeArgs) -> ExitCode {
 }
 
 /// Prints the error with its causes, once.
-fn print_error(err: &fluxbrain_kube::Error) {
+fn print_error(err: &fluxbrain_sim::Error) {
     let mut line = format!("error: {err}");
     let mut source = err.source();
     while let Some(cause) = source {
@@ -134,7 +134,7 @@ fn print_error(err: &fluxbrain_kube::Error) {
     eprintln!("{line}");
 }
 
-fn fail(err: &fluxbrain_kube::Error, code: u8) -> ExitCode {
+fn fail(err: &fluxbrain_sim::Error, code: u8) -> ExitCode {
     print_error(err);
     ExitCode::from(code)
 }

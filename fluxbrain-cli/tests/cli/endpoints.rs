@@ -303,11 +303,11 @@ async fn a_standby_answers_from_the_shared_store_and_is_not_ready_unsynced() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kind_rbac_forbids_is_a_metric_and_the_rest_is_ready() {
     let (sim, server, kubeconfig) = serve_basic("forbidden").await;
-    sim.set_faults(fluxbrain_kube::sim::Faults {
+    sim.set_faults(fluxbrain_sim::Faults {
         error_rate: 1.0,
         error_status: 403,
         request_contains: Some("/gitrepositories".to_owned()),
-        ..fluxbrain_kube::sim::Faults::default()
+        ..fluxbrain_sim::Faults::default()
     });
     let port = free_port();
     let running = run_listening(&kubeconfig, port, None, Stdio::null());

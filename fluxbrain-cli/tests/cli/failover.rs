@@ -11,9 +11,9 @@ use axum::routing::post;
 use fluxbrain_core::engine::StoreError;
 use fluxbrain_core::{Collector, Engine, EngineConfig, Notifier, Time};
 use fluxbrain_kube::collector::{ClusterConfig, CollectorConfig, KubeCollector};
-use fluxbrain_kube::sim::Simulator;
 use fluxbrain_kube::{ConfigMapStore, LeaderElector, LeaseConfig};
 use fluxbrain_notify::{SecretUrl, WebhookConfig, WebhookNotifier};
+use fluxbrain_sim::Simulator;
 use tokio::time::Instant;
 
 type Received = Arc<Mutex<Vec<String>>>;

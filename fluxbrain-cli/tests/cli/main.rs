@@ -41,11 +41,11 @@ pub fn stderr(output: &Output) -> String {
 pub async fn serve_basic(
     tag: &str,
 ) -> (
-    fluxbrain_kube::sim::Simulator,
-    fluxbrain_kube::sim::Server,
+    fluxbrain_sim::Simulator,
+    fluxbrain_sim::Server,
     std::path::PathBuf,
 ) {
-    use fluxbrain_kube::sim::{Config, Simulator, State};
+    use fluxbrain_sim::{Config, Simulator, State};
     let state = State::load_dir(repo().join("examples/clusters/basic")).unwrap();
     let config = Config {
         start: "2026-04-21T09:30:00Z".parse().unwrap(),

@@ -333,7 +333,7 @@ pub(crate) fn table(storage: usize, r: &Resource, rows: Vec<Value>, list_meta: V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::resources::{FLUX_KINDS, Resources};
+    use crate::resources::{FLUX_KINDS, Resources};
 
     #[test]
     fn flux_rows_show_ready_condition() {

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use fluxbrain_kube::sim::{Config, Server, Simulator, State};
+use fluxbrain_sim::{Config, Server, Simulator, State};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -11,7 +11,7 @@ use serde_json::Value;
 pub const START: &str = "2026-04-21T09:30:00Z";
 
 pub fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/clusters/basic")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/clusters/basic")
 }
 
 pub fn config() -> Config {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use fluxbrain_kube::sim::{Config, Faults};
+use fluxbrain_sim::{Config, Faults};
 use serde_json::Value;
 
 use crate::support::{config, kube_client, raw, raw_client, raw_json, start, start_with};

@@ -2,7 +2,7 @@
 
 use fluxbrain_core::{Health, Kind};
 use fluxbrain_kube::collector::{ErrorClass, KubeCollector};
-use fluxbrain_kube::sim::{Faults, State};
+use fluxbrain_sim::{Faults, State};
 
 use super::support::{
     basic_dir, cluster, collect_one, config, ndjson, offline, serve, serve_basic, sim_config,

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use fluxbrain_kube::Error;
-use fluxbrain_kube::sim::{Script, Simulator, State};
+use fluxbrain_sim::Error;
+use fluxbrain_sim::{Script, Simulator, State};
 use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{
@@ -279,7 +279,7 @@ async fn scripted_faults_and_dropped_watches() {
 fn bad_state_and_scripts_are_startup_errors_naming_file_and_document() {
     let dir = TempDir::new("bad-state");
     let truncated = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/fixtures/malformed/truncated-document.yaml");
+        .join("../../testdata/fixtures/malformed/truncated-document.yaml");
     std::fs::copy(&truncated, dir.path().join("objects.yaml")).unwrap();
     let err = State::load_dir(dir.path()).unwrap_err().to_string();
     assert!(

@@ -161,7 +161,7 @@ pub(crate) fn aggregated(resources: &Resources, core: bool) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::resources::FLUX_KINDS;
+    use crate::resources::FLUX_KINDS;
 
     #[test]
     fn only_flux_kinds_in_the_state_are_discovered() {

@@ -1,11 +1,8 @@
 //! The simulator over real HTTP: kubectl and kube-rs against it, protocol details, scripts.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod collector;
 mod kube_rs;
 mod kubectl;
-mod lease;
 mod protocol;
 mod scripts;
-mod state_store;
 mod support;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use fluxbrain_core::{Collector, Kind};
 use fluxbrain_kube::collector::KubeCollector;
-use fluxbrain_kube::sim::{Config, Faults};
+use fluxbrain_sim::{Config, Faults};
 use serde_json::{Value, json};
 
 use super::support::{
@@ -13,7 +13,7 @@ use super::support::{
     synced, until,
 };
 
-fn failing(sim: &fluxbrain_kube::sim::Simulator, name: &str, reason: &str, at: &str) {
+fn failing(sim: &fluxbrain_sim::Simulator, name: &str, reason: &str, at: &str) {
     let mut object: Value = sim
         .object(
             "kustomize.toolkit.fluxcd.io/v1",
@@ -131,7 +131,7 @@ async fn deletions_while_disconnected_are_swept_by_the_relist() {
         .unwrap();
     object["metadata"]["finalizers"] = json!([]);
     sim.run_script(
-        fluxbrain_kube::sim::Script::from_yaml(
+        fluxbrain_sim::Script::from_yaml(
             "steps:\n- at: 0s\n  delete: {kind: Kustomization, namespace: shop, name: shop-apps}\n",
             "delete.yaml",
         )
@@ -165,7 +165,7 @@ async fn a_silent_watch_is_restarted() {
         ..sim_config()
     };
     let (sim, server) = serve(
-        fluxbrain_kube::sim::State::load_dir(basic_dir()).unwrap(),
+        fluxbrain_sim::State::load_dir(basic_dir()).unwrap(),
         sim_config,
     )
     .await;
@@ -174,13 +174,13 @@ async fn a_silent_watch_is_restarted() {
     let collector = KubeCollector::new(config).unwrap();
     collector.start();
     synced(&collector).await;
-    let watches = |sim: &fluxbrain_kube::sim::Simulator| {
+    let watches = |sim: &fluxbrain_sim::Simulator| {
         sim.requests()
             .iter()
             .filter(|r| r.contains("/kustomizations?") && r.contains("watch=true"))
             .count()
     };
-    let lists = |sim: &fluxbrain_kube::sim::Simulator| {
+    let lists = |sim: &fluxbrain_sim::Simulator| {
         sim.requests()
             .iter()
             .filter(|r| r.contains("/kustomizations?") && !r.contains("watch=true"))
@@ -308,8 +308,8 @@ async fn until_seen(collector: &KubeCollector, name: &str) {
 async fn watching_with_logs(
     refresh: Duration,
 ) -> (
-    fluxbrain_kube::sim::Simulator,
-    fluxbrain_kube::sim::Server,
+    fluxbrain_sim::Simulator,
+    fluxbrain_sim::Server,
     KubeCollector,
 ) {
     let (sim, server) = serve_basic().await;

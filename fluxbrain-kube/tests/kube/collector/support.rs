@@ -12,7 +12,7 @@ use fluxbrain_core::{
     canonical, parse_document, parse_log_line,
 };
 use fluxbrain_kube::collector::{ClusterConfig, CollectorConfig, KubeCollector};
-use fluxbrain_kube::sim::{Config, Server, Simulator, State};
+use fluxbrain_sim::{Config, Server, Simulator, State};
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -749,7 +749,7 @@ fn spec_changed(old: &Value, new: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::resources::{CONFIGMAPS, FLUX_KINDS};
+    use crate::resources::{CONFIGMAPS, FLUX_KINDS};
 
     fn store() -> Store {
         let ks = (&FLUX_KINDS[0], ["v1".to_string()].into());

@@ -12,9 +12,9 @@
 //! time, so tests with paused tokio time never wait on the wall clock either.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), fluxbrain_kube::Error> {
+//! # async fn demo() -> Result<(), fluxbrain_sim::Error> {
 //! use std::time::Duration;
-//! use fluxbrain_kube::sim::{Config, Faults, Script, Simulator, State};
+//! use fluxbrain_sim::{Config, Faults, Script, Simulator, State};
 //!
 //! let state = State::load_dir("fixtures/cluster-basic")?;
 //! let sim = Simulator::new(state, Config::default())?;
@@ -31,6 +31,7 @@
 
 mod clock;
 mod discovery;
+mod error;
 mod events;
 mod faults;
 mod kubeconfig;
@@ -57,13 +58,13 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+pub use error::Error;
 pub use faults::Faults;
 pub use kubeconfig::kubeconfig;
 pub use script::Script;
 pub use server::Server;
 pub use state::State;
 
-use crate::Error;
 use logs::Logs;
 use resources::{
     EVENTS, FluxKind, NAMESPACES, PODS, ResId, Resources, flux_kind, split_api_version,
