@@ -120,7 +120,7 @@ pub fn readable(note: &Notification) -> String {
         out.push_str(&format!(
             "    was       {reason} since {} ({})\n",
             m.incident.started,
-            humantime::format_duration(lasted)
+            fluxbrain_core::duration::format(lasted)
         ));
     } else {
         out.push_str(&format!(

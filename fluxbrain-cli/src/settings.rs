@@ -148,12 +148,14 @@ impl Lookup {
     }
 }
 
-/// Parses `4h`, `30m`, `90s` or `0`.
-pub fn parse_interval(s: &str) -> Result<Duration, String> {
-    if s.trim() == "0" {
-        return Ok(Duration::ZERO);
-    }
-    humantime::parse_duration(s.trim()).map_err(|e| format!("{s:?}: {e} (examples: 4h, 30m, 0)"))
+/// A duration flag or variable: core's one rule (`0`, or numbers with units: `90s`, `4h`).
+pub fn parse_interval(s: &str) -> Result<Duration, fluxbrain_core::DurationError> {
+    fluxbrain_core::duration::parse(s)
+}
+
+/// A duration that must be longer than zero.
+pub fn parse_positive(s: &str) -> Result<Duration, fluxbrain_core::DurationError> {
+    fluxbrain_core::duration::parse_positive(s)
 }
 
 fn parse_environment(s: &str) -> Result<Environment, String> {
@@ -255,7 +257,13 @@ mod tests {
     fn intervals() {
         assert_eq!(parse_interval("0"), Ok(Duration::ZERO));
         assert_eq!(parse_interval("4h"), Ok(Duration::from_secs(14_400)));
-        assert!(parse_interval("soon").unwrap_err().contains("soon"));
+        assert!(
+            parse_interval("soon")
+                .unwrap_err()
+                .to_string()
+                .contains("soon")
+        );
+        assert!(parse_positive("0").is_err());
     }
 
     #[test]

@@ -49,6 +49,7 @@
 
 pub mod canonical;
 pub mod collect;
+pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod errorbrain;
@@ -63,6 +64,7 @@ pub mod text;
 pub mod time;
 
 pub use collect::{ClusterObservation, CollectError, Collector};
+pub use duration::DurationError;
 pub use engine::{
     Backoff, DeliverReport, Engine, EngineConfig, MemoryStore, ObserveReport, State, StateStore,
     StoreError,

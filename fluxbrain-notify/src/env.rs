@@ -102,9 +102,9 @@ impl<'a> Env<'a> {
     ) -> Result<Duration, Error> {
         match self.var(name) {
             None => Ok(default),
-            Some(v) => parse_duration(&v).map_err(|reason| Error::Config {
+            Some(v) => fluxbrain_core::duration::parse_positive(&v).map_err(|e| Error::Config {
                 variable: name,
-                reason,
+                reason: e.to_string(),
             }),
         }
     }
@@ -125,39 +125,6 @@ impl<'a> Env<'a> {
     }
 }
 
-/// Parses a Go-style duration: one or more `<integer><unit>` with units `ms`, `s`, `m`, `h`
-/// (`1m30s`, `500ms`). Zero, negative and overflowing values are rejected.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("{s:?} is not a duration like 10s, 500ms or 1m30s");
-    let mut total = Duration::ZERO;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let part = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
-            "h" => Duration::from_secs(n.checked_mul(3600).ok_or_else(bad)?),
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total = total.checked_add(part).ok_or_else(bad)?;
-    }
-    if total.is_zero() {
-        return Err(format!("{s:?} must be greater than zero"));
-    }
-    Ok(total)
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -173,16 +140,19 @@ mod tests {
     }
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("10").is_err());
-        assert!(parse_duration("-1s").is_err());
-        assert!(parse_duration("1d").is_err());
-        assert!(parse_duration("99999999999999999999h").is_err());
+    fn durations_follow_core_rule_and_name_the_variable() {
+        let lookup = env(&[("T", "1m30s"), ("Z", "0s"), ("B", "10"), ("N", "-1s")]);
+        let e = Env::new(&lookup);
+        let default = Duration::from_secs(10);
+        assert_eq!(e.duration("T", default).unwrap(), Duration::from_secs(90));
+        assert_eq!(e.duration("UNSET", default).unwrap(), default);
+        for (variable, problem) in [("Z", "longer than zero"), ("B", "\"10\""), ("N", "\"-1s\"")] {
+            let message = e.duration(variable, default).unwrap_err().to_string();
+            assert!(
+                message.contains(variable) && message.contains(problem),
+                "{message}"
+            );
+        }
     }
 
     #[test]

@@ -109,9 +109,9 @@ pub async fn play(args: &Args, sink: Sink) -> Result<Played, String> {
             "fluxbrain demo: a simulated Flux cluster named \"demo\" (Kubernetes API at {url}).\n\
              Playing {} of cluster time, a minute every {:?}; reminders every {} on this clock\n\
              (a real `fluxbrain run` reminds every 4h by default). Notifications follow.\n\n",
-            humantime::format_duration(args.duration),
+            fluxbrain_core::duration::format(args.duration),
             args.pace,
-            humantime::format_duration(args.remind_interval),
+            fluxbrain_core::duration::format(args.remind_interval),
         ),
     );
     let mut played = Played::default();

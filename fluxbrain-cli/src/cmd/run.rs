@@ -15,7 +15,7 @@ use tokio::sync::{Notify, RwLock};
 
 use crate::http::{Live, serve};
 use crate::print::{JsonLines, Sink};
-use crate::settings::{EngineArgs, Lookup, StateSpec, api_token, init_logging, parse_interval};
+use crate::settings::{EngineArgs, Lookup, StateSpec, api_token, init_logging, parse_positive};
 
 /// What `run --once` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,7 +60,7 @@ pub struct Args {
     #[arg(long, env = "FLUXBRAIN_STATE")]
     state: Option<StateSpec>,
     /// Full resync interval in continuous mode.
-    #[arg(long, env = "FLUXBRAIN_REQUEUE_INTERVAL", default_value = "5m", value_parser = parse_interval)]
+    #[arg(long, env = "FLUXBRAIN_REQUEUE_INTERVAL", default_value = "5m", value_parser = parse_positive)]
     requeue_interval: Duration,
     /// Read controller logs of failing objects (true/false).
     #[arg(long, env = "FLUXBRAIN_COLLECT_LOGS")]
@@ -109,7 +109,7 @@ fn lookup(args: &Args) -> Lookup {
     lookup.set("FLUXBRAIN_FLUX_NAMESPACE", args.flux_namespace.clone());
     lookup.set(
         "FLUXBRAIN_REQUEUE_INTERVAL",
-        humantime::format_duration(args.requeue_interval).to_string(),
+        fluxbrain_core::duration::format(args.requeue_interval),
     );
     if let Some(logs) = &args.collect_logs {
         lookup.set("FLUXBRAIN_COLLECT_LOGS", logs.clone());

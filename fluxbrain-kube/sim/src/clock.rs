@@ -1,4 +1,4 @@
-//! The simulator's injected clock and duration text (`90s`, `1m30s`, `500ms`).
+//! The simulator's injected clock and the ages its Tables show.
 //!
 //! The simulator never reads the wall clock for anything it reports: object timestamps, event
 //! times, log `sinceSeconds` and script steps all use this clock, which only moves when
@@ -41,48 +41,6 @@ impl Clock {
     pub fn advance(&mut self, by: Duration) {
         self.elapsed = self.elapsed.saturating_add(by);
     }
-}
-
-/// Parses a Go-style duration: a sequence of `<number><unit>` with units `ms`, `s`, `m`, `h`.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if text == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    if rest.is_empty() {
-        return Err("empty duration".to_string());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(rest.len());
-        let (num, tail) = rest.split_at(digits);
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let value: f64 = num
-            .parse()
-            .map_err(|_| format!("invalid duration {text:?}"))?;
-        let secs = match unit {
-            "ms" => value / 1000.0,
-            "s" => value,
-            "m" => value * 60.0,
-            "h" => value * 3600.0,
-            _ => {
-                return Err(format!(
-                    "invalid duration {text:?}: unit must be ms, s, m or h"
-                ));
-            }
-        };
-        total = total.saturating_add(
-            Duration::try_from_secs_f64(secs).map_err(|_| format!("invalid duration {text:?}"))?,
-        );
-        rest = tail;
-    }
-    Ok(total)
 }
 
 /// The API server's short human age (`45s`, `12m`, `3h5m`, `2d`), as Table cells show it.
@@ -133,18 +91,6 @@ pub(crate) fn human_age(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        assert!(parse_duration("10").is_err());
-        assert!(parse_duration("5d").is_err());
-        assert!(parse_duration("").is_err());
-    }
 
     #[test]
     fn ages_read_like_kubectl() {

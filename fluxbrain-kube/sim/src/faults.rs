@@ -4,8 +4,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::clock::parse_duration;
-
 /// Faults applied to incoming requests; [`Faults::default`] is a healthy server.
 ///
 /// Draws use the simulator's seeded generator, so a run is reproducible.
@@ -76,7 +74,10 @@ impl FaultsSpec {
                 self.error_status
             ));
         }
-        let duration = |d: Option<String>| d.map(|d| parse_duration(&d)).transpose();
+        let duration = |d: Option<String>| {
+            d.map(|d| fluxbrain_core::duration::parse(&d).map_err(|e| e.to_string()))
+                .transpose()
+        };
         Ok(Faults {
             latency: duration(self.latency)?,
             error_rate: self.error_rate,

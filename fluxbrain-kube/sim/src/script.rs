@@ -9,7 +9,6 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::clock::parse_duration;
 use super::faults::{Faults, FaultsSpec};
 use crate::Error;
 
@@ -262,9 +261,9 @@ impl Script {
         };
         let repeat = match root.remove("repeat") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => {
-                Some(parse_duration(&s).map_err(|e| err(0, format!("repeat: {e}")))?)
-            }
+            Some(Value::String(s)) => Some(
+                fluxbrain_core::duration::parse(&s).map_err(|e| err(0, format!("repeat: {e}")))?,
+            ),
             Some(other) => {
                 return Err(err(
                     0,
@@ -335,7 +334,7 @@ fn parse_step(index: usize, raw: Value) -> Result<Step, String> {
         Some(other) => return Err(format!("at: expected a duration like \"30s\", got {other}")),
         None => return Err("missing `at`".to_string()),
     };
-    let at = parse_duration(&at_text).map_err(|e| format!("at: {e}"))?;
+    let at = fluxbrain_core::duration::parse(&at_text).map_err(|e| format!("at: {e}"))?;
     if map.len() != 1 {
         let keys: Vec<&String> = map.keys().collect();
         return Err(format!(
@@ -513,7 +512,7 @@ steps:
             ),
             (
                 "steps:\n- at: 1m\n  delete: {kind: K, name: a}\n- at: soon\n  drop_watches: {}\n",
-                "s.yaml: step 2: at: invalid duration \"soon\"",
+                "s.yaml: step 2: at: \"soon\" is not a duration",
             ),
             (
                 "steps:\n- at: 1m\n  explode: {}\n",

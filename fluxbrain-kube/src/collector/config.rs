@@ -193,10 +193,10 @@ impl CollectorConfig {
             })?;
         }
         if let Some(value) = var("FLUXBRAIN_REQUEUE_INTERVAL") {
-            config.requeue_interval =
-                parse_interval(value.trim()).map_err(|message| Error::Variable {
+            config.requeue_interval = fluxbrain_core::duration::parse_positive(value.trim())
+                .map_err(|e| Error::Variable {
                     variable: "FLUXBRAIN_REQUEUE_INTERVAL",
-                    message,
+                    message: e.to_string(),
                 })?;
         }
         Ok(config)
@@ -266,16 +266,6 @@ fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-/// A positive duration such as `5m`, `90s` or `1h30m`.
-fn parse_interval(value: &str) -> Result<Duration, String> {
-    let interval = humantime::parse_duration(value)
-        .map_err(|e| format!("{value:?} is not a duration such as 5m or 1h30m: {e}"))?;
-    if interval.is_zero() {
-        return Err(format!("{value:?} must be longer than zero"));
-    }
-    Ok(interval)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,14 +286,10 @@ mod tests {
     }
 
     #[test]
-    fn booleans_and_intervals() {
+    fn booleans() {
         assert_eq!(parse_bool("True"), Some(true));
         assert_eq!(parse_bool("0"), Some(false));
         assert_eq!(parse_bool("yes"), None);
-        assert_eq!(parse_interval("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_interval("1h30m"), Ok(Duration::from_secs(5400)));
-        assert!(parse_interval("0s").is_err());
-        assert!(parse_interval("soon").is_err());
     }
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
