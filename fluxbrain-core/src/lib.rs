@@ -93,7 +93,7 @@ pub use notification::{
 };
 pub use parse::{Document, LogLineError, parse_document, parse_log_line};
 pub use policy::{
-    Decision, IncidentKey, IncidentRecord, Observed, Plan, PolicyConfig, decide, plan,
+    Decision, DecisionKind, IncidentKey, IncidentRecord, Observed, Plan, PolicyConfig, decide, plan,
 };
 pub use redact::{REDACTED, redact};
 pub use time::Time;

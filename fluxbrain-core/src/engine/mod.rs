@@ -5,16 +5,21 @@
 //! Each notifier is delivered by its own call, so a slow or failing notifier never delays
 //! another or the collection; the state is saved after every change, before anything is sent
 //! and after it is acknowledged.
+//!
+//! The state lock is never held across I/O: a change is made under it and numbered, and the
+//! save happens outside it ([`persist`]), one at a time, each writing the newest state, so an
+//! older state never overwrites a newer one and a slow store stalls only the callers waiting
+//! for their own change to be durable. A notification is sent only once the change that
+//! queued it is saved.
 
 mod backoff;
 mod outbox;
+mod persist;
 mod state;
 mod store;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-
-use futures::lock::Mutex;
 
 pub use backoff::Backoff;
 pub use state::{DeadLetter, Delivery, NotifierState, OutboxEntry, STATE_VERSION, State};
@@ -28,8 +33,9 @@ use crate::model::health::Health;
 use crate::model::object::FluxObject;
 use crate::model::snapshot::SnapshotIndex;
 use crate::notification::{Analyzer, Notification, NotificationKind, Notifier, Receipt};
-use crate::policy::{IncidentKey, Observed, PolicyConfig, plan};
+use crate::policy::{DecisionKind, IncidentKey, Observed, PolicyConfig, plan};
 use crate::time::Time;
+use persist::{Changed, Persisted};
 
 /// Engine settings.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -71,8 +77,7 @@ pub struct DeliverReport {
 /// Drives the policy and the deliveries over a [`StateStore`].
 #[derive(Debug)]
 pub struct Engine {
-    state: Mutex<State>,
-    store: Arc<dyn StateStore>,
+    state: Persisted,
     notifiers: Vec<Arc<dyn Notifier>>,
     analyzer: Option<Arc<dyn Analyzer>>,
     config: EngineConfig,
@@ -94,8 +99,7 @@ impl Engine {
         }
         state.outbox.retain(|e| !e.pending.is_empty());
         Ok(Engine {
-            state: Mutex::new(state),
-            store,
+            state: Persisted::new(state, store),
             notifiers,
             analyzer,
             config,
@@ -109,13 +113,14 @@ impl Engine {
 
     /// A copy of the current state (for tests; prefer [`Engine::inspect`]).
     pub async fn state(&self) -> State {
-        self.state.lock().await.clone()
+        self.state.read(State::clone)
     }
 
     /// `f` over the current state, without copying it. The state stays locked while `f` runs
-    /// (observing and delivering wait), so `f` should only read what it needs.
+    /// (observing and delivering wait), so `f` should only read what it needs. Never waits
+    /// for a save in progress.
     pub async fn inspect<R>(&self, f: impl FnOnce(&State) -> R) -> R {
-        f(&*self.state.lock().await)
+        self.state.read(f)
     }
 
     /// Runs the policy on one collection and queues the notifications it makes due; saves the
@@ -125,7 +130,23 @@ impl Engine {
         observations: &[Result<ClusterObservation, CollectError>],
         now: Time,
     ) -> Result<ObserveReport, StoreError> {
-        let mut state = self.state.lock().await;
+        let (report, change) = self
+            .state
+            .change(|state| self.step(state, observations, now));
+        match change {
+            Some(version) => self.state.persist(version).await.map(|()| report),
+            None => Ok(report),
+        }
+    }
+
+    /// The policy step of [`Engine::observe`], under the state lock; the version to save when
+    /// something changed.
+    fn step(
+        &self,
+        state: &mut State,
+        observations: &[Result<ClusterObservation, CollectError>],
+        now: Time,
+    ) -> (ObserveReport, Changed) {
         let mut report = ObserveReport::default();
         let indexes: Vec<(&ClusterObservation, SnapshotIndex<'_>)> = observations
             .iter()
@@ -191,17 +212,20 @@ impl Engine {
         let changed = planned
             .decisions
             .iter()
-            .any(|(d, n)| *d != "quiet" && *n > 0);
+            .any(|(d, n)| *d != DecisionKind::Quiet && *n > 0);
         let names: Vec<String> = self.notifiers.iter().map(|n| n.name().to_owned()).collect();
         for note in &planned.due {
-            outbox::enqueue(&mut state, note.clone(), &names);
+            outbox::enqueue(state, note.clone(), &names);
         }
+        let queued: Vec<String> = planned.due.iter().map(|n| n.id.clone()).collect();
         report.notifications = planned.due;
         report.open_incidents = state.incidents.len();
-        if changed {
-            self.store.save(&state).await?;
-        }
-        Ok(report)
+        let changed = match (changed, queued.is_empty()) {
+            (false, _) => Changed::No,
+            (true, true) => Changed::Yes,
+            (true, false) => Changed::Queued(queued),
+        };
+        (report, changed)
     }
 
     /// Delivers what notifier number `index` is due at `now`: asks the analyzer first (once
@@ -217,14 +241,16 @@ impl Engine {
             return Ok(DeliverReport::default());
         };
         let name = notifier.name().to_owned();
-        let (mut work, to_analyze) = {
-            let state = self.state.lock().await;
-            let due = outbox::due(&state, &name, now);
+        let (mut work, to_analyze) = self.state.read_durable(|state, durable| {
+            let due: Vec<usize> = outbox::due(state, &name, now)
+                .into_iter()
+                .filter(|&i| durable(&state.outbox[i].notification.id))
+                .collect();
             let work: Vec<(Notification, Option<Receipt>)> = due
                 .iter()
                 .map(|&i| {
                     let note = state.outbox[i].notification.clone();
-                    let thread = outbox::thread(&state, &note.incident_id, &name).cloned();
+                    let thread = outbox::thread(state, &note.incident_id, &name).cloned();
                     (note, thread)
                 })
                 .collect();
@@ -238,7 +264,7 @@ impl Engine {
                 .map(|(w, _)| w)
                 .collect();
             (work, to_analyze)
-        };
+        });
         if work.is_empty() {
             return Ok(DeliverReport::default());
         }
@@ -251,32 +277,40 @@ impl Engine {
                 let analysis = analyzer.analyze(&work[w].0.event).await.ok();
                 results.push((work[w].0.id.clone(), analysis));
             }
-            let mut state = self.state.lock().await;
-            for (id, analysis) in results {
-                if let Some(entry) = state.outbox.iter_mut().find(|e| e.notification.id == id) {
-                    // Another notifier's round may have analysed it meanwhile: keep the first.
-                    if !entry.analysis_tried {
-                        entry.analysis_tried = true;
-                        entry.notification.analysis = analysis;
+            // Kept in memory only: saved with the next change (the acknowledgement), and if
+            // that never comes, asking once more after a restart is harmless.
+            self.state.change(|state| {
+                for (id, analysis) in results {
+                    if let Some(entry) = state.outbox.iter_mut().find(|e| e.notification.id == id) {
+                        // Another notifier's round may have analysed it meanwhile: keep the
+                        // first.
+                        if !entry.analysis_tried {
+                            entry.analysis_tried = true;
+                            entry.notification.analysis = analysis;
+                        }
                     }
                 }
-            }
-            for (note, _) in &mut work {
-                if let Some(entry) = state.outbox.iter().find(|e| e.notification.id == note.id) {
-                    note.analysis = entry.notification.analysis.clone();
+                for (note, _) in &mut work {
+                    if let Some(entry) = state.outbox.iter().find(|e| e.notification.id == note.id)
+                    {
+                        note.analysis = entry.notification.analysis.clone();
+                    }
                 }
-            }
+                ((), Changed::Yes)
+            });
         } else if !to_analyze.is_empty() {
-            let mut state = self.state.lock().await;
-            for &w in &to_analyze {
-                if let Some(entry) = state
-                    .outbox
-                    .iter_mut()
-                    .find(|e| e.notification.id == work[w].0.id)
-                {
-                    entry.analysis_tried = true;
+            self.state.change(|state| {
+                for &w in &to_analyze {
+                    if let Some(entry) = state
+                        .outbox
+                        .iter_mut()
+                        .find(|e| e.notification.id == work[w].0.id)
+                    {
+                        entry.analysis_tried = true;
+                    }
                 }
-            }
+                ((), Changed::Yes)
+            });
         }
 
         let mut report = DeliverReport::default();
@@ -317,7 +351,25 @@ impl Engine {
         jitter: f64,
         report: &mut DeliverReport,
     ) -> Result<(), StoreError> {
-        let mut state = self.state.lock().await;
+        let ((), version) = self.state.change(|state| {
+            self.apply_outcomes(state, notifier, outcomes, now, jitter, report);
+            ((), Changed::Yes)
+        });
+        match version {
+            Some(version) => self.state.persist(version).await,
+            None => Ok(()),
+        }
+    }
+
+    fn apply_outcomes(
+        &self,
+        state: &mut State,
+        notifier: &str,
+        outcomes: Vec<(String, Result<Receipt, crate::notification::DeliveryError>)>,
+        now: Time,
+        jitter: f64,
+        report: &mut DeliverReport,
+    ) {
         for (id, outcome) in outcomes {
             match &outcome {
                 Ok(_) => report.delivered += 1,
@@ -330,7 +382,7 @@ impl Engine {
                 }
             }
             outbox::record(
-                &mut state,
+                state,
                 notifier,
                 &id,
                 outcome,
@@ -339,20 +391,23 @@ impl Engine {
                 jitter,
             );
         }
-        self.store.save(&state).await
     }
 
-    /// Saves the current state as it is. A replica that just took over a shared store calls
-    /// this first: its write moves the store on, so a deposed leader's next write is refused.
+    /// Saves the current state as it is, even when nothing changed. A replica that just took
+    /// over a shared store calls this first: its write moves the store on, so a deposed
+    /// leader's next write is refused.
     pub async fn save(&self) -> Result<(), StoreError> {
-        let state = self.state.lock().await;
-        self.store.save(&state).await
+        let ((), version) = self.state.change(|_| ((), Changed::Yes));
+        match version {
+            Some(version) => self.state.persist(version).await,
+            None => Ok(()),
+        }
     }
 
     /// The earliest time notifier number `index` has something to attempt.
     pub async fn next_due(&self, index: usize) -> Option<Time> {
         let name = self.notifiers.get(index)?.name().to_owned();
-        outbox::next_due(&*self.state.lock().await, &name)
+        self.state.read(|state| outbox::next_due(state, &name))
     }
 }
 
@@ -361,3 +416,6 @@ mod tests;
 
 #[cfg(test)]
 mod crash_tests;
+
+#[cfg(test)]
+mod save_tests;

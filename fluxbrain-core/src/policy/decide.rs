@@ -61,6 +61,55 @@ pub enum Decision {
     Resolve(Resolution),
 }
 
+impl Decision {
+    /// What kind of decision it is, without its data.
+    pub fn kind(&self) -> DecisionKind {
+        match self {
+            Decision::Quiet => DecisionKind::Quiet,
+            Decision::Fire => DecisionKind::Fire,
+            Decision::Fold(_) => DecisionKind::Fold,
+            Decision::Unfold => DecisionKind::Unfold,
+            Decision::Remind => DecisionKind::Remind,
+            Decision::Supersede { .. } => DecisionKind::Supersede,
+            Decision::Resolve(_) => DecisionKind::Resolve,
+        }
+    }
+}
+
+/// The kind of a [`Decision`], what [`Plan::decisions`](super::Plan::decisions) counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DecisionKind {
+    /// [`Decision::Quiet`].
+    Quiet,
+    /// [`Decision::Fire`].
+    Fire,
+    /// [`Decision::Fold`].
+    Fold,
+    /// [`Decision::Unfold`].
+    Unfold,
+    /// [`Decision::Remind`].
+    Remind,
+    /// [`Decision::Supersede`].
+    Supersede,
+    /// [`Decision::Resolve`].
+    Resolve,
+}
+
+impl DecisionKind {
+    /// Lower-case name, for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionKind::Quiet => "quiet",
+            DecisionKind::Fire => "fire",
+            DecisionKind::Fold => "fold",
+            DecisionKind::Unfold => "unfold",
+            DecisionKind::Remind => "remind",
+            DecisionKind::Supersede => "supersede",
+            DecisionKind::Resolve => "resolve",
+        }
+    }
+}
+
 /// Decides from state alone: same inputs, same answer. `seen` is `None` when the object is
 /// gone from a cluster that was fully observed.
 pub fn decide(

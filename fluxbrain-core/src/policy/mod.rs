@@ -9,7 +9,7 @@ mod decide;
 mod incident;
 mod plan;
 
-pub use decide::{Decision, Observed, PolicyConfig, decide};
+pub use decide::{Decision, DecisionKind, Observed, PolicyConfig, decide};
 pub use incident::{IncidentKey, IncidentRecord};
 pub use plan::{Plan, plan};
 

@@ -7,7 +7,7 @@ use crate::event::Incident;
 use crate::notification::{AffectedObject, Notification, NotificationKind, Resolution};
 use crate::time::Time;
 
-use super::decide::{Decision, Observed, PolicyConfig, decide};
+use super::decide::{Decision, DecisionKind, Observed, PolicyConfig, decide};
 use super::incident::{IncidentKey, IncidentRecord};
 
 /// The outcome of one cycle.
@@ -17,7 +17,7 @@ pub struct Plan {
     /// firing).
     pub due: Vec<Notification>,
     /// How many objects each decision applied to, for logs and metrics.
-    pub decisions: BTreeMap<&'static str, usize>,
+    pub decisions: BTreeMap<DecisionKind, usize>,
 }
 
 /// Applies the policy to every object of one cycle.
@@ -57,7 +57,7 @@ pub fn plan(
     for key in keys {
         let seen = observed.get(&key);
         let decision = decide(records.get(&key), seen, now, config);
-        *plan.decisions.entry(name(&decision)).or_default() += 1;
+        *plan.decisions.entry(decision.kind()).or_default() += 1;
         match decision {
             Decision::Quiet => {}
             Decision::Fire => open(records, &key, None, now, event, &mut pending),
@@ -225,16 +225,4 @@ fn trimmed(event: &ErrorEvent) -> ErrorEvent {
     let mut event = event.clone();
     event.evidence.clear();
     event
-}
-
-fn name(decision: &Decision) -> &'static str {
-    match decision {
-        Decision::Quiet => "quiet",
-        Decision::Fire => "fire",
-        Decision::Fold(_) => "fold",
-        Decision::Unfold => "unfold",
-        Decision::Remind => "remind",
-        Decision::Supersede { .. } => "supersede",
-        Decision::Resolve(_) => "resolve",
-    }
 }
