@@ -17,28 +17,24 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use axum::Router;
 use axum::extract::State as Extract;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use fluxbrain_core::{ClusterObservation, CollectError, Engine, Health, State, StateStore};
+use fluxbrain_core::{Engine, Health, State, StateStore};
 use fluxbrain_kube::collector::KubeCollector;
+use fluxbrain_kube::runtime::{Observer, Step};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use tokio::sync::RwLock;
 
 use crate::summary::{ClusterSummary, Incidents, Summary};
-
-/// The engine of the lease holder, `None` on a standby replica.
-pub type EngineSlot = Arc<RwLock<Option<Arc<Engine>>>>;
 
 /// Every health, for the zeros.
 const HEALTHS: [Health; 5] = [
@@ -55,7 +51,8 @@ type Labels = Vec<(String, String)>;
 /// What the endpoints read: the collector, the engine, and what the last policy steps saw.
 pub struct Live {
     collector: Arc<KubeCollector>,
-    engine: EngineSlot,
+    /// The engine of the lease holder, `None` on a standby replica.
+    engine: RwLock<Option<Arc<Engine>>>,
     /// Where a standby reads the state the leader saved.
     store: Option<Arc<dyn StateStore>>,
     token: Option<String>,
@@ -80,17 +77,16 @@ struct LastStep {
 }
 
 impl Live {
-    /// Endpoints over `collector` and `engine` (on a standby, `store`); `token` guards the
-    /// `/v1` routes.
+    /// Endpoints over `collector` and the engine the runtime reports (on a standby, `store`);
+    /// `token` guards the `/v1` routes.
     pub fn new(
         collector: Arc<KubeCollector>,
-        engine: EngineSlot,
         store: Option<Arc<dyn StateStore>>,
         token: Option<String>,
     ) -> Self {
         Live {
             collector,
-            engine,
+            engine: RwLock::new(None),
             store,
             token,
             last: Mutex::new(LastStep::default()),
@@ -99,62 +95,21 @@ impl Live {
         }
     }
 
+    fn current(&self) -> Option<Arc<Engine>> {
+        self.engine
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     fn last(&self) -> std::sync::MutexGuard<'_, LastStep> {
         self.last.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Whether this replica holds the lease. A standby writes no state and observes nothing,
-    /// so a past write failure no longer makes it unready, and it reports no object counts
-    /// (the leader does).
-    pub fn set_leading(&self, leading: bool) {
-        let mut last = self.last();
-        last.leading = leading;
-        if !leading {
-            last.state_error = None;
-            last.objects.clear();
-        }
-    }
-
-    /// A policy step ran over `observations` in `took`; `state_error` is why its state could
-    /// not be written, if it could not.
-    pub fn step(
-        &self,
-        observations: &[Result<ClusterObservation, CollectError>],
-        took: Duration,
-        state_error: Option<String>,
-    ) {
-        self.steps.observe(took.as_secs_f64());
-        let mut last = self.last();
-        last.state_error = state_error;
-        // Only what this step saw: a cluster that could not be read has no counts.
-        last.objects.clear();
-        for observation in observations.iter().flatten() {
-            let snapshot = &observation.snapshot;
-            let mut kinds: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-            for object in &snapshot.objects {
-                // Every health of a kind present, zeros included, so a count that drops to
-                // zero is a zero and not a vanished series.
-                let healths = kinds.entry(object.key.kind.to_string()).or_insert_with(|| {
-                    HEALTHS.iter().map(|h| (h.as_str().to_owned(), 0)).collect()
-                });
-                *healths
-                    .entry(object.health().as_str().to_owned())
-                    .or_default() += 1;
-            }
-            last.objects.insert(snapshot.cluster.clone(), kinds);
-        }
-    }
-
-    /// The engine could not start: not ready until it does.
-    pub fn state_failed(&self, error: String) {
-        self.last().state_error = Some(error);
     }
 
     /// `f` over the state: the engine's (not copied), or on a standby what the leader last
     /// saved.
     async fn with_state<R>(&self, f: impl FnOnce(&State) -> R) -> Result<R, String> {
-        let engine = self.engine.read().await.clone();
-        if let Some(engine) = engine {
+        if let Some(engine) = self.current() {
             return Ok(engine.inspect(f).await);
         }
         let Some(store) = &self.store else {
@@ -197,8 +152,7 @@ impl Live {
         }
         registry.register("objects", "Objects by health", objects);
 
-        let engine = self.engine.read().await.clone();
-        if let Some(engine) = engine {
+        if let Some(engine) = self.current() {
             let summary = engine.inspect(Summary::of_state).await;
             let open = Gauge::<i64>::default();
             open.set(gauge(summary.incidents.open));
@@ -305,6 +259,51 @@ impl Live {
             .and_then(|v| v.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .is_some_and(|(_, given)| constant_time_eq(given.trim().as_bytes(), token.as_bytes()))
+    }
+}
+
+impl Observer for Live {
+    /// A standby writes no state and observes nothing, so a past write failure no longer
+    /// makes it unready, and it reports no object counts (the leader does).
+    fn leading(&self, leading: bool) {
+        let mut last = self.last();
+        last.leading = leading;
+        if !leading {
+            last.state_error = None;
+            last.objects.clear();
+        }
+    }
+
+    fn engine(&self, engine: Option<Arc<Engine>>) {
+        *self.engine.write().unwrap_or_else(PoisonError::into_inner) = engine;
+    }
+
+    fn step(&self, step: &Step<'_>) {
+        self.steps.observe(step.took.as_secs_f64());
+        let mut last = self.last();
+        last.state_error = step.state_error.clone();
+        // Only what this step saw: a cluster that could not be read has no counts.
+        last.objects.clear();
+        for observation in step.observations.iter().flatten() {
+            let snapshot = &observation.snapshot;
+            let mut kinds: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+            for object in &snapshot.objects {
+                // Every health of a kind present, zeros included, so a count that drops to
+                // zero is a zero and not a vanished series.
+                let healths = kinds.entry(object.key.kind.to_string()).or_insert_with(|| {
+                    HEALTHS.iter().map(|h| (h.as_str().to_owned(), 0)).collect()
+                });
+                *healths
+                    .entry(object.health().as_str().to_owned())
+                    .or_default() += 1;
+            }
+            last.objects.insert(snapshot.cluster.clone(), kinds);
+        }
+    }
+
+    /// Not ready until the engine starts.
+    fn engine_failed(&self, error: &str) {
+        self.last().state_error = Some(error.to_owned());
     }
 }
 

@@ -27,10 +27,26 @@ pub struct LeaseConfig {
 }
 
 impl LeaseConfig {
-    /// How often to call [`LeaderElector::tick`]: a third of the duration, so a holder renews
-    /// well before the others may take over.
+    /// The defaults for `namespace/name` held by `identity`: a 15 s lease, 5 s API calls.
+    pub fn new(
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        identity: impl Into<String>,
+    ) -> Self {
+        LeaseConfig {
+            namespace: namespace.into(),
+            name: name.into(),
+            identity: identity.into(),
+            duration: Duration::from_secs(15),
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// How often to call [`LeaderElector::tick`]: 2 s (client-go's retry period), at most a
+    /// third of the duration, so a holder renews well before the others may take over and a
+    /// released lease is taken within 2 s.
     pub fn retry_period(&self) -> Duration {
-        self.duration / 3
+        (self.duration / 3).min(Duration::from_secs(2))
     }
 }
 
@@ -60,6 +76,16 @@ impl LeaderElector {
             observed: None,
             leading_since_renewal: None,
         }
+    }
+
+    /// How often to call [`LeaderElector::tick`] ([`LeaseConfig::retry_period`]).
+    pub fn retry_period(&self) -> Duration {
+        self.config.retry_period()
+    }
+
+    /// How long the lease lasts without renewal.
+    pub fn duration(&self) -> Duration {
+        self.config.duration
     }
 
     /// Whether this replica holds the lease at `now`: its last renewal is younger than the

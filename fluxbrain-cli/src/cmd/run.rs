@@ -10,8 +10,8 @@ use fluxbrain_core::{
     build_all, canonical,
 };
 use fluxbrain_kube::collector::{CollectorConfig, KubeCollector};
+use fluxbrain_kube::runtime::{Runtime, RuntimeConfig, Stopped};
 use fluxbrain_kube::{LeaderElector, LeaseConfig};
-use tokio::sync::{Notify, RwLock};
 
 use crate::http::{Live, serve};
 use crate::print::{JsonLines, Sink};
@@ -79,14 +79,6 @@ pub struct Args {
     #[command(flatten)]
     engine: EngineArgs,
 }
-
-/// How long a Lease lasts without renewal.
-const LEASE_DURATION: Duration = Duration::from_secs(15);
-/// Deliveries stop this long before the lease could run out.
-const LEASE_MARGIN: Duration = Duration::from_secs(3);
-
-/// How long continuous mode waits for the first lists before its first step.
-const FIRST_SYNC: Duration = Duration::from_secs(30);
 
 /// Bound of state-store API calls.
 const STORE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -339,7 +331,8 @@ fn endpoints(
 }
 
 /// Watches, observes on every change and every requeue interval, delivers from one task per
-/// notifier; with a shared (ConfigMap) state, only the Lease holder observes and delivers.
+/// notifier (the runtime of `fluxbrain-kube`); with a shared (ConfigMap) state, only the Lease
+/// holder observes and delivers. SIGTERM or SIGINT shut it down gracefully.
 async fn run_continuous(
     wiring: Wiring,
     args: &Args,
@@ -347,33 +340,32 @@ async fn run_continuous(
     endpoints: Option<Endpoints>,
 ) -> ExitCode {
     wiring.collector.start();
-    let mut elector = match (&wiring.state, wiring.store_client.clone()) {
-        (StateSpec::ConfigMap { namespace, .. }, Some(client)) => Some(LeaderElector::new(
-            client,
-            LeaseConfig {
-                namespace: namespace.clone(),
-                name: "fluxbrain".into(),
-                identity: get("POD_NAME")
-                    .or_else(|| get("HOSTNAME"))
-                    .unwrap_or_else(|| format!("fluxbrain-{}", fastrand::u64(..))),
-                duration: LEASE_DURATION,
-                timeout: Duration::from_secs(5),
-            },
-        )),
+    let elector = match (&wiring.state, wiring.store_client.clone()) {
+        (StateSpec::ConfigMap { namespace, .. }, Some(client)) => {
+            let identity = get("POD_NAME")
+                .or_else(|| get("HOSTNAME"))
+                .unwrap_or_else(|| format!("fluxbrain-{}", fastrand::u64(..)));
+            Some(LeaderElector::new(
+                client,
+                LeaseConfig::new(namespace.clone(), "fluxbrain", identity),
+            ))
+        }
         _ => None,
     };
-    let current: Arc<RwLock<Option<Arc<Engine>>>> = Arc::new(RwLock::new(None));
+    let store = match wiring
+        .state
+        .open(wiring.store_client.clone(), STORE_TIMEOUT)
+    {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("fluxbrain: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     // A standby answers /v1 from the shared store the leader writes.
-    let shared_store = match (&elector, &wiring.state) {
-        (Some(_), StateSpec::ConfigMap { .. }) => wiring
-            .state
-            .open(wiring.store_client.clone(), STORE_TIMEOUT)
-            .ok(),
-        _ => None,
-    };
+    let shared_store = elector.as_ref().map(|_| store.clone());
     let live = Arc::new(Live::new(
         wiring.collector.clone(),
-        current.clone(),
         shared_store,
         endpoints.as_ref().and_then(|e| e.token.clone()),
     ));
@@ -393,160 +385,46 @@ async fn run_continuous(
         },
         None => None,
     };
-    // Deliveries stop when the lease may have passed to another replica, even before the next
-    // lease round notices (a paused process must not send with a stale view).
-    let leading_until: Arc<std::sync::Mutex<Option<tokio::time::Instant>>> = Arc::default();
-    let wake = Arc::new(Notify::new());
-    let mut deliverers = Vec::new();
-    for i in 0..wiring.notifiers.len() {
-        deliverers.push(tokio::spawn(deliver_loop(
-            i,
-            current.clone(),
-            wake.clone(),
-            leading_until.clone(),
-        )));
+    let mut runtime = Runtime::new(wiring.collector.clone(), store, wiring.notifiers)
+        .analyzer(wiring.analyzer)
+        .engine_config(wiring.config)
+        .observer(live)
+        .config(RuntimeConfig {
+            requeue_interval: args.requeue_interval,
+            ..RuntimeConfig::default()
+        });
+    if let Some(elector) = elector {
+        runtime = runtime.elector(elector);
     }
-    // Let the first lists arrive before the first policy step (bounded: an unreachable
-    // cluster is reported by that step).
-    let _ = tokio::time::timeout(FIRST_SYNC, wiring.collector.changed()).await;
-    let mut lease_tick = tokio::time::interval(Duration::from_secs(5));
-    let mut requeue = tokio::time::interval(args.requeue_interval);
-    let mut exit = ExitCode::SUCCESS;
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            // Lease rounds only with a shared state; alone, a step follows a change or the
-            // requeue interval, not a timer.
-            _ = lease_tick.tick(), if elector.is_some() => {}
-            _ = requeue.tick() => {}
-            () = wiring.collector.changed() => {
-                // Let a burst of changes settle into one step.
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
-        let round = tokio::time::Instant::now();
-        let leading = match elector.as_mut() {
-            Some(elector) => elector.tick_at(round).await,
-            None => true,
-        };
-        if let Ok(mut until) = leading_until.lock() {
-            *until = match &elector {
-                Some(_) if leading => Some(round + LEASE_DURATION - LEASE_MARGIN),
-                Some(_) => None,
-                None => Some(round + Duration::from_secs(365 * 24 * 3600)),
-            };
-        }
-        live.set_leading(leading);
-        if !leading {
-            if current.write().await.take().is_some() {
-                tracing::warn!("lost the lease: stopped delivering");
-            }
-            continue;
-        }
-        // The read guard must be gone before the write below.
-        let existing = current.read().await.clone();
-        let engine = match existing {
-            Some(engine) => engine,
-            None => match start_engine(&wiring).await {
-                Ok(engine) => {
-                    // Fence: the first write of a new leader makes a deposed one's writes fail.
-                    if elector.is_some()
-                        && let Err(e) = engine.save().await
-                    {
-                        tracing::warn!(error = %e, "state not saved on taking over; stepping down");
-                        continue;
-                    }
-                    if elector.is_some() {
-                        tracing::info!(state = %engine_state_name(&wiring.state), "holding the lease: state loaded, delivering");
-                    } else {
-                        tracing::info!(state = %engine_state_name(&wiring.state), "state loaded, watching");
-                    }
-                    *current.write().await = Some(engine.clone());
-                    engine
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot start the engine");
-                    live.state_failed(e);
-                    exit = ExitCode::FAILURE;
-                    break;
-                }
-            },
-        };
-        let observations = wiring.collector.collect().await;
-        let observed = engine.observe(&observations, now()).await;
-        let state_error = observed.as_ref().err().map(ToString::to_string);
-        live.step(&observations, round.elapsed(), state_error);
-        match observed {
-            Ok(report) => {
-                tracing::debug!(
-                    objects = ?report.objects,
-                    notifications = report.notifications.len(),
-                    open_incidents = report.open_incidents,
-                    "observed"
-                );
-                for e in &report.failed_clusters {
-                    tracing::warn!(error = %e, "cluster not read; its incidents are kept as they were");
-                }
-                if !report.notifications.is_empty() {
-                    wake.notify_waiters();
-                }
-            }
-            Err(e) => {
-                // A conflict means another replica wrote: it leads now.
-                tracing::warn!(error = %e, "state not saved; stepping down until the next lease round");
-                current.write().await.take();
-            }
-        }
-    }
-    for task in deliverers {
-        task.abort();
-    }
+    let stopped = runtime.run(shutdown_signal()).await;
     if let Some(server) = server {
         server.abort();
     }
-    if let Some(elector) = elector.as_mut() {
-        elector.release().await;
+    match stopped {
+        Stopped::EngineFailed(_) => ExitCode::FAILURE,
+        _ => ExitCode::SUCCESS,
     }
-    exit
 }
 
-async fn deliver_loop(
-    index: usize,
-    current: Arc<RwLock<Option<Arc<Engine>>>>,
-    wake: Arc<Notify>,
-    leading_until: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
-) {
-    loop {
-        let leading = leading_until
-            .lock()
-            .ok()
-            .and_then(|until| *until)
-            .is_some_and(|until| tokio::time::Instant::now() < until);
-        let engine = if leading {
-            current.read().await.clone()
-        } else {
-            None
-        };
-        let next = match &engine {
-            Some(engine) => {
-                if let Err(e) = engine.deliver(index, now(), fastrand::f64()).await {
-                    tracing::warn!(error = %e, "acknowledgement not saved");
+/// Resolves on SIGTERM (a pod being stopped) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
                 }
-                engine.next_due(index).await
+                return;
             }
-            None => None,
-        };
-        let wait = next
-            .map(|t| {
-                let secs = t.timestamp().as_second() - now().timestamp().as_second();
-                Duration::from_secs(u64::try_from(secs).unwrap_or(0).max(1))
-            })
-            .unwrap_or(Duration::from_secs(30));
-        tokio::select! {
-            () = wake.notified() => {}
-            () = tokio::time::sleep(wait) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops fluxbrain")
+            }
         }
     }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// An error and its causes, `: `-separated.
@@ -559,12 +437,4 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-fn engine_state_name(state: &StateSpec) -> String {
-    match state {
-        StateSpec::Memory => "memory".to_owned(),
-        StateSpec::File(path) => format!("file:{}", path.display()),
-        StateSpec::ConfigMap { namespace, name } => format!("configmap:{namespace}/{name}"),
-    }
 }

@@ -315,6 +315,14 @@ impl Simulator {
         server::start(self.clone(), addr).await
     }
 
+    /// The API as an in-process service, without a socket: `kube::Client::new(sim.service(),
+    /// "default")` speaks the same HTTP requests and responses to it. For tests on paused tokio
+    /// time, where a real socket would let the paused clock jump ahead while a request is on
+    /// the wire.
+    pub fn service(&self) -> axum::Router {
+        server::router(self.clone())
+    }
+
     /// The simulated time.
     pub fn now(&self) -> Timestamp {
         self.core().clock.now()

@@ -132,7 +132,7 @@ pub(crate) async fn start(sim: Simulator, addr: SocketAddr) -> Result<Server, Er
         .await
         .map_err(serve_err)?;
     let addr = listener.local_addr().map_err(serve_err)?;
-    let app = Router::new().fallback(handle).with_state(sim.clone());
+    let app = router(sim.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -147,6 +147,11 @@ pub(crate) async fn start(sim: Simulator, addr: SocketAddr) -> Result<Server, Er
         stop: Some(stop),
         task: Some(task),
     })
+}
+
+/// Every route of the API.
+pub(crate) fn router(sim: Simulator) -> Router {
+    Router::new().fallback(handle).with_state(sim)
 }
 
 async fn handle(State(sim): State<Simulator>, req: Request) -> Response {

@@ -33,6 +33,14 @@ impl std::fmt::Debug for Cluster {
 impl Cluster {
     /// Builds the clients (no request is made).
     pub fn new(cluster: &ClusterConfig, config: &CollectorConfig) -> Result<Self, Error> {
+        if let Some(client) = &cluster.client {
+            return Ok(Cluster {
+                name: cluster.name.clone(),
+                client: client.clone(),
+                watch_client: client.clone(),
+                timeout: config.api_timeout,
+            });
+        }
         let build = |read_timeout: Duration| {
             let mut kube = cluster.kube.clone();
             kube.read_timeout = Some(read_timeout);

@@ -21,6 +21,9 @@ pub struct ClusterConfig {
     /// kube-rs connection settings (URL, TLS, credentials). The collector sets its own read
     /// timeouts on copies of it.
     pub kube: kube::Config,
+    /// A ready client to use instead of building one from `kube` (an in-process API in tests:
+    /// see [`ClusterConfig::with_client`]).
+    pub client: Option<kube::Client>,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -39,6 +42,21 @@ impl ClusterConfig {
         ClusterConfig {
             name: name.into(),
             kube,
+            client: None,
+        }
+    }
+
+    /// A cluster named `name` read through `client` as it is. The collector still bounds every
+    /// plain request by [`CollectorConfig::api_timeout`], but cannot give the client the read
+    /// timeout that ends a watch gone silent; use it for in-process APIs, whose streams end
+    /// when they stop.
+    pub fn with_client(name: impl Into<String>, client: kube::Client) -> Self {
+        // Only for `Debug`: the client carries its own address.
+        let kube = kube::Config::new(http::Uri::from_static("http://in-process.invalid"));
+        ClusterConfig {
+            name: name.into(),
+            kube,
+            client: Some(client),
         }
     }
 }
