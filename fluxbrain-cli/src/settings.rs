@@ -29,6 +29,20 @@ pub struct EngineArgs {
     /// Log level on stderr: error, warn, info, debug, trace.
     #[arg(long, env = "FLUXBRAIN_LOG_LEVEL", default_value = "info", value_parser = parse_level)]
     pub log_level: tracing::Level,
+    /// Log format on stderr: `json` (one object per line) or `text`; default json when stderr
+    /// is not a terminal (a pod), text when it is.
+    #[arg(long, env = "FLUXBRAIN_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// How logs are written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line: `timestamp`, `level`, `target`, `message` and the event's
+    /// fields (`notifier`, `cluster`, `incident`, `error`, ...).
+    Json,
+    /// Human-readable lines.
+    Text,
 }
 
 impl EngineArgs {
@@ -167,13 +181,27 @@ fn parse_level(s: &str) -> Result<tracing::Level, String> {
         .map_err(|_| format!("{s:?}: expected error, warn, info, debug or trace"))
 }
 
-/// Sends tracing output to stderr at `level`.
-pub fn init_logging(level: tracing::Level) {
-    let _ = tracing_subscriber::fmt()
+/// Sends tracing output to stderr at `level`, as `format` says (default: JSON unless stderr
+/// is a terminal).
+pub fn init_logging(level: tracing::Level, format: Option<LogFormat>) {
+    use std::io::IsTerminal;
+    let format = format.unwrap_or(if std::io::stderr().is_terminal() {
+        LogFormat::Text
+    } else {
+        LogFormat::Json
+    });
+    let builder = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Text => builder.with_target(false).try_init(),
+    };
 }
 
 /// The bearer token of the `/v1` routes: `FLUXBRAIN_API_TOKEN` (`token`), or the content of the

@@ -39,4 +39,9 @@ pub trait Collector: Send + Sync + fmt::Debug {
     async fn changed(&self) {
         futures::future::pending::<()>().await;
     }
+
+    /// Resolves once every cluster has been read in full, or has failed to be: a watching
+    /// collector's first lists are in. The default (a collector that reads on `collect`)
+    /// resolves at once.
+    async fn synced(&self) {}
 }

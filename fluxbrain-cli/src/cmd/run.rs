@@ -85,7 +85,7 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs the command.
 pub fn run(args: Args) -> ExitCode {
-    init_logging(args.engine.log_level);
+    init_logging(args.engine.log_level, args.engine.log_format);
     let runtime = match super::runtime("run") {
         Ok(rt) => rt,
         Err(code) => return code,

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -29,13 +30,9 @@ impl Drop for Running {
 }
 
 /// `fluxbrain run` (continuous, memory state) on the simulator's `kubeconfig`, serving its
-/// endpoints on `port`; its notifications go to `stdout`.
-fn run_listening(
-    kubeconfig: &std::path::Path,
-    port: u16,
-    token: Option<&str>,
-    stdout: Stdio,
-) -> Running {
+/// endpoints on `port`, logging JSON at info on stderr (see [`Logs`]); its notifications go
+/// to stdout.
+fn run_listening(kubeconfig: &std::path::Path, port: u16, token: Option<&str>) -> (Running, Logs) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fluxbrain"));
     command
         .arg("run")
@@ -43,42 +40,59 @@ fn run_listening(
         .env("FLUXBRAIN_CLUSTER", "basic")
         .env("FLUXBRAIN_STATE", "memory")
         .env("FLUXBRAIN_REQUEUE_INTERVAL", "1h")
-        .env("FLUXBRAIN_LOG_LEVEL", "error")
+        .env("FLUXBRAIN_LOG_LEVEL", "info")
+        .env("FLUXBRAIN_LOG_FORMAT", "json")
         .env("FLUXBRAIN_LISTEN", format!("127.0.0.1:{port}"))
-        .stdout(stdout)
-        .stderr(Stdio::null());
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     if let Some(token) = token {
         command.env("FLUXBRAIN_API_TOKEN", token);
     }
-    Running(command.spawn().unwrap())
+    let mut child = command.spawn().unwrap();
+    let logs = Logs::of(child.stderr.take().unwrap());
+    (Running(child), logs)
 }
 
-/// GETs `path` until `done` accepts the answer (at most 60 s); the last answer.
-async fn poll(
-    client: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    done: impl Fn(u16, &str) -> bool,
-) -> (u16, String) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let mut request = client.get(url);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Ok(answer) = request.send().await {
-            let status = answer.status().as_u16();
-            let body = answer.text().await.unwrap_or_default();
-            if done(status, &body) {
-                return (status, body);
+/// A process's JSON log lines, read as they come.
+pub struct Logs(mpsc::Receiver<Value>);
+
+impl Logs {
+    pub fn of(stderr: impl std::io::Read + Send + 'static) -> Self {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+                if tx.send(value).is_err() {
+                    break;
+                }
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{url}: still {status}: {body}"
-            );
+        });
+        Logs(rx)
+    }
+
+    /// Waits for log lines until `done` has seen enough; a minute of silence is a hang.
+    pub fn until(&self, what: &str, mut done: impl FnMut(&Value) -> bool) {
+        loop {
+            let line = self
+                .0
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no log line for {what} within 60 s"));
+            if done(&line) {
+                return;
+            }
         }
-        assert!(tokio::time::Instant::now() < deadline, "{url}: no answer");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    /// Waits until `count` notifications were delivered (the runtime logs each round).
+    pub fn delivered(&self, count: u64) {
+        let mut delivered = 0;
+        self.until(&format!("{count} deliveries"), |line| {
+            if line["message"] == "delivered" {
+                delivered += line["delivered"].as_u64().unwrap_or(0);
+            }
+            delivered >= count
+        });
     }
 }
 
@@ -86,32 +100,30 @@ async fn poll(
 async fn health_readiness_metrics_and_incidents() {
     let (_sim, server, kubeconfig) = serve_basic("endpoints").await;
     let port = free_port();
-    let mut child = run_listening(&kubeconfig, port, Some("s3cret"), Stdio::piped());
-    let stdout = child.0.stdout.take().unwrap();
-    let running = child;
-    // The notifications go to stdout; the firings mean the first policy step is done.
-    let firings = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .take(9)
-            .count()
-    })
-    .await
-    .unwrap();
-    assert_eq!(firings, 9);
+    let (running, logs) = run_listening(&kubeconfig, port, Some("s3cret"));
+    // The firings delivered (and acknowledged) mean the first policy step is done and the
+    // endpoints, served before it, answer.
+    tokio::task::spawn_blocking(move || logs.delivered(9))
+        .await
+        .unwrap();
 
     let client = fluxbrain_notify::http::client_builder("test")
         .unwrap()
         .build()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let (status, body) = poll(&client, &format!("{base}/healthz"), None, |s, _| s == 200).await;
-    assert_eq!((status, body.as_str()), (200, "ok\n"));
-    poll(&client, &format!("{base}/readyz"), None, |s, b| {
-        s == 200 && b == "ready\n"
-    })
-    .await;
+    let get = |path: &str, token: Option<&str>| {
+        let mut request = client.get(format!("{base}{path}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let answer = request.send().await.unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("/healthz", None).await, (200, "ok\n".to_owned()));
+    assert_eq!(get("/readyz", None).await, (200, "ready\n".to_owned()));
 
     // /v1 needs the token: none, or a wrong one, is a 401 asking for a bearer token.
     for token in [None, Some("wrong")] {
@@ -124,13 +136,8 @@ async fn health_readiness_metrics_and_incidents() {
         assert_eq!(answer.headers()["www-authenticate"], "Bearer");
     }
 
-    let (_, body) = poll(
-        &client,
-        &format!("{base}/v1/incidents"),
-        Some("s3cret"),
-        |s, _| s == 200,
-    )
-    .await;
+    let (status, body) = get("/v1/incidents", Some("s3cret")).await;
+    assert_eq!(status, 200, "{body}");
     let incidents: Value = serde_json::from_str(&body).unwrap();
     let incidents = incidents["incidents"].as_array().unwrap();
     let fired = incidents.iter().filter(|i| i["fired"] == true).count();
@@ -141,13 +148,8 @@ async fn health_readiness_metrics_and_incidents() {
             .any(|i| i["key"]["name"] == "infra-configs" && i["key"]["kind"] == "Kustomization")
     );
 
-    let (_, body) = poll(
-        &client,
-        &format!("{base}/v1/summary"),
-        Some("s3cret"),
-        |s, _| s == 200,
-    )
-    .await;
+    let (status, body) = get("/v1/summary", Some("s3cret")).await;
+    assert_eq!(status, 200, "{body}");
     let summary: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(summary["leading"], true);
     assert_eq!(summary["clusters"][0]["name"], "basic");
@@ -306,18 +308,27 @@ async fn a_kind_rbac_forbids_is_a_metric_and_the_rest_is_ready() {
         ..fluxbrain_sim::Faults::default()
     });
     let port = free_port();
-    let running = run_listening(&kubeconfig, port, None, Stdio::null());
+    let (running, logs) = run_listening(&kubeconfig, port, None);
+    // The first step runs once the collector synced: with GitRepositories forbidden, that
+    // is every other kind listed.
+    tokio::task::spawn_blocking(move || {
+        logs.until("the first step", |l| l["message"] == "observed")
+    })
+    .await
+    .unwrap();
     let client = fluxbrain_notify::http::client_builder("test")
         .unwrap()
         .build()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     // A forbidden kind does not keep the others from syncing.
-    let synced = "fluxbrain_cluster_synced{cluster=\"basic\"} 1\n";
-    let (_, metrics) = poll(&client, &format!("{base}/metrics"), None, |s, b| {
-        s == 200 && b.contains(synced)
-    })
-    .await;
+    let answer = client.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let metrics = answer.text().await.unwrap();
+    assert!(
+        metrics.contains("fluxbrain_cluster_synced{cluster=\"basic\"} 1\n"),
+        "{metrics}"
+    );
     let unobserved: Vec<&str> = metrics
         .lines()
         .filter(|l| l.starts_with("fluxbrain_kind_unobserved{"))
@@ -331,7 +342,8 @@ async fn a_kind_rbac_forbids_is_a_metric_and_the_rest_is_ready() {
         !metrics.contains("fluxbrain_kube_forbidden_total 0\n"),
         "{metrics}"
     );
-    poll(&client, &format!("{base}/readyz"), None, |s, _| s == 200).await;
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
     // The child first: its open watches would hold a graceful shutdown.
     drop(running);
     server.shutdown().await.unwrap();

@@ -237,6 +237,18 @@ impl Engine {
         now: Time,
         jitter: f64,
     ) -> Result<DeliverReport, StoreError> {
+        self.deliver_while(index, now, jitter, &|| true).await
+    }
+
+    /// [`Engine::deliver`], asking `go_on` before each message: once it says no, the rest
+    /// stays in the outbox (a shutdown finishes the message in flight, not the whole round).
+    pub async fn deliver_while(
+        &self,
+        index: usize,
+        now: Time,
+        jitter: f64,
+        go_on: &(dyn Fn() -> bool + Send + Sync),
+    ) -> Result<DeliverReport, StoreError> {
         let Some(notifier) = self.notifiers.get(index) else {
             return Ok(DeliverReport::default());
         };
@@ -321,6 +333,7 @@ impl Engine {
             .collect();
         let mut one_by_one = work;
         if firings.len() > 1
+            && go_on()
             && let Some(results) = notifier.deliver_batch(&firings).await
         {
             let mut folded = Vec::new();
@@ -336,6 +349,9 @@ impl Engine {
         }
         // One message, one saved acknowledgement: a crash repeats at most one message.
         for (note, thread) in one_by_one {
+            if !go_on() {
+                break;
+            }
             let result = notifier.deliver(&note, thread.as_ref()).await;
             self.record(&name, vec![(note.id, result)], now, jitter, &mut report)
                 .await?;

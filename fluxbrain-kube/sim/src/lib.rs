@@ -116,6 +116,8 @@ struct Inner {
     config: Config,
     /// The last requests served, oldest first.
     requests: Mutex<std::collections::VecDeque<String>>,
+    /// Woken on every request served.
+    requested: tokio::sync::Notify,
 }
 
 /// How many requests [`Simulator::requests`] remembers.
@@ -295,6 +297,7 @@ impl Simulator {
                 kill,
                 config,
                 requests: Mutex::new(std::collections::VecDeque::new()),
+                requested: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -490,6 +493,18 @@ impl Simulator {
             .collect()
     }
 
+    /// Waits until the requests served so far (as [`Simulator::requests`] lists them) satisfy
+    /// `done`: a test waits for what a client does, without polling.
+    pub async fn until_requests(&self, mut done: impl FnMut(&[String]) -> bool) {
+        loop {
+            let served = self.inner.requested.notified();
+            if done(&self.requests()) {
+                return;
+            }
+            served.await;
+        }
+    }
+
     pub(crate) fn record_request(&self, line: String) {
         let mut log = self
             .inner
@@ -500,6 +515,8 @@ impl Simulator {
             log.pop_front();
         }
         log.push_back(line);
+        drop(log);
+        self.inner.requested.notify_waiters();
     }
 
     pub(crate) fn core(&self) -> MutexGuard<'_, Core> {

@@ -272,4 +272,22 @@ impl Collector for KubeCollector {
             futures::future::pending::<()>().await;
         }
     }
+
+    /// Every cluster synced, or failing for a reason other than not being connected yet.
+    async fn synced(&self) {
+        if !self.is_continuous() {
+            return;
+        }
+        loop {
+            let seen = self.changes.version();
+            let settled = self
+                .status()
+                .iter()
+                .all(|s| s.synced || s.error.as_deref().is_some_and(|e| e != "not connected yet"));
+            if settled {
+                return;
+            }
+            self.changes.after(seen).await;
+        }
+    }
 }

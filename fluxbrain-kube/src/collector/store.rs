@@ -92,12 +92,17 @@ impl<V: Clone> Feed<V> {
         self.items.remove(key).is_some()
     }
 
-    /// The relist is complete: sweeps what it did not list.
-    pub fn finish_relist(&mut self) {
+    /// The relist is complete: sweeps what it did not list. Whether that changed anything
+    /// (items gone, the first sync, a recovery): a relist that finds what was known is no
+    /// news.
+    pub fn finish_relist(&mut self) -> bool {
         let epoch = self.epoch;
+        let before = self.items.len();
         self.items.retain(|_, (_, seen)| *seen == epoch);
+        let news = self.items.len() != before || !self.synced || self.health != FeedHealth::Ok;
         self.synced = true;
         self.health = FeedHealth::Ok;
+        news
     }
 
     /// The values.

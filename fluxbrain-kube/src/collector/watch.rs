@@ -216,8 +216,7 @@ fn apply(
         }
         Event::InitDone => {
             counters.relist();
-            feed!(f => f.finish_relist());
-            true
+            feed!(f => f.finish_relist())
         }
         Event::InitApply(object) | Event::Apply(object) => {
             let value = from_dynamic(object, resource);

@@ -52,11 +52,25 @@ pub(crate) async fn deliver_loop(
         let next = match &engine {
             Some(engine) => {
                 let now = shared.clock.now();
-                match engine.deliver(index, now, fastrand::f64()).await {
+                let go_on = {
+                    let stop = stop.clone();
+                    move || !*stop.borrow()
+                };
+                match engine
+                    .deliver_while(index, now, fastrand::f64(), &go_on)
+                    .await
+                {
                     Ok(report) => {
-                        let notifier = engine.notifiers().get(index).map(|n| n.name().to_owned());
+                        let notifier = engine
+                            .notifiers()
+                            .get(index)
+                            .map(|n| n.name().to_owned())
+                            .unwrap_or_default();
+                        if report.delivered > 0 {
+                            tracing::info!(%notifier, delivered = report.delivered, "delivered");
+                        }
                         for error in &report.errors {
-                            tracing::warn!(notifier = notifier.as_deref().unwrap_or_default(), %error, "delivery failed; kept in the outbox");
+                            tracing::warn!(%notifier, %error, "delivery failed; kept in the outbox");
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "acknowledgement not saved"),

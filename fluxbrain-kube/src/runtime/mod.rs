@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use fluxbrain_core::{Analyzer, Collector, Engine, EngineConfig, Notifier, StateStore, StoreError};
 use tokio::sync::{Notify, RwLock, watch};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 pub use clock::{Clock, SystemClock, TokioClock};
@@ -168,16 +169,12 @@ impl Runtime {
         });
         let (stop, stopped) = watch::channel(false);
         let mut wakes = Vec::new();
-        let mut deliverers = Vec::new();
+        // Dropping `run` (a crash in tests) ends the delivery tasks with it.
+        let mut deliverers = JoinSet::new();
         for index in 0..self.notifiers.len() {
             let wake = Arc::new(Notify::new());
             wakes.push(wake.clone());
-            deliverers.push(tokio::spawn(deliver_loop(
-                index,
-                shared.clone(),
-                wake,
-                stopped.clone(),
-            )));
+            deliverers.spawn(deliver_loop(index, shared.clone(), wake, stopped.clone()));
         }
         tokio::pin!(shutdown);
 
@@ -185,18 +182,15 @@ impl Runtime {
 
         // Stop observing (done), let deliveries in flight finish within the grace period.
         let _ = stop.send(true);
-        let mut cut = 0;
-        let grace = tokio::time::sleep(self.config.shutdown_grace);
-        tokio::pin!(grace);
-        for mut task in deliverers {
-            tokio::select! {
-                _ = &mut task => {}
-                () = &mut grace => {
-                    task.abort();
-                    cut += 1;
-                }
+        let finished = async { while deliverers.join_next().await.is_some() {} };
+        let cut = match tokio::time::timeout(self.config.shutdown_grace, finished).await {
+            Ok(()) => 0,
+            Err(_) => {
+                let cut = deliverers.len();
+                deliverers.abort_all();
+                cut
             }
-        }
+        };
         if cut > 0 {
             tracing::warn!(
                 tasks = cut,
@@ -230,7 +224,7 @@ impl Runtime {
         // is reported by that step).
         tokio::select! {
             () = shutdown.as_mut() => return None,
-            _ = tokio::time::timeout(self.config.first_sync, self.collector.changed()) => {}
+            _ = tokio::time::timeout(self.config.first_sync, self.collector.synced()) => {}
         }
         let retry_period = self
             .elector
@@ -238,6 +232,8 @@ impl Runtime {
             .map_or(self.config.requeue_interval, LeaderElector::retry_period);
         let mut lease_tick = tokio::time::interval(retry_period);
         let mut requeue = tokio::time::interval(self.config.requeue_interval);
+        // The first step after taking over is logged whatever it finds.
+        let mut first = true;
         loop {
             tokio::select! {
                 () = shutdown.as_mut() => return None,
@@ -277,6 +273,7 @@ impl Runtime {
                 Some(engine) => engine,
                 None => match self.take_over().await {
                     Ok(Some(engine)) => {
+                        first = true;
                         *shared.engine.write().await = Some(engine.clone());
                         self.observer.engine(Some(engine.clone()));
                         engine
@@ -298,12 +295,22 @@ impl Runtime {
             });
             match observed {
                 Ok(report) => {
-                    tracing::debug!(
-                        objects = ?report.objects,
-                        notifications = report.notifications.len(),
-                        open_incidents = report.open_incidents,
-                        "observed"
-                    );
+                    let objects: usize = report.objects.values().sum();
+                    if first || !report.notifications.is_empty() {
+                        tracing::info!(
+                            objects,
+                            notifications = report.notifications.len(),
+                            open_incidents = report.open_incidents,
+                            "observed"
+                        );
+                    } else {
+                        tracing::debug!(
+                            objects,
+                            open_incidents = report.open_incidents,
+                            "observed"
+                        );
+                    }
+                    first = false;
                     for e in &report.failed_clusters {
                         tracing::warn!(error = %e, "cluster not read; its incidents are kept as they were");
                     }

@@ -4,5 +4,6 @@
 
 mod collector;
 mod lease;
+mod runtime;
 mod state_store;
 mod support;

@@ -1,7 +1,7 @@
 //! Transport-level failures for every notifier: timeouts, refused connections, 5xx, 429 with
 //! Retry-After, redirects, oversized answers. Right classification, no panic, bounded time.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fluxbrain_core::{NotificationKind, Notifier, Retry};
 use fluxbrain_notify::{
@@ -58,17 +58,12 @@ async fn timeouts_are_retryable_and_bounded() {
         server_answering(ResponseTemplate::new(200).set_delay(Duration::from_secs(2))).await;
     let host = server.uri().trim_start_matches("http://").to_owned();
     for notifier in all(&server.uri()) {
-        let started = Instant::now();
+        // The server answers after 2 s; the error saying the 200 ms timeout ended it is the
+        // proof it was cut off (no clock is read).
         let err = notifier
             .deliver(&note(NotificationKind::Firing, 1), None)
             .await
             .unwrap_err();
-        assert!(
-            started.elapsed() < Duration::from_millis(1500),
-            "{}: {:?}",
-            notifier.name(),
-            started.elapsed()
-        );
         assert_eq!(err.retry, Retry::After(None), "{}", notifier.name());
         assert!(
             err.message.starts_with("POST to ") || err.message.starts_with("GET to "),

@@ -176,27 +176,32 @@ pub fn sorted(mut objects: Vec<std::sync::Arc<FluxObject>>) -> Vec<std::sync::Ar
     objects
 }
 
-/// Waits (at most 20 s) until `check` holds, re-checking on every change the collector reports
-/// (continuous mode) and at least every 50 ms. Each round collects, so that `changed` waits for
-/// a change after it.
+/// Waits until `check` holds, checking again on every change the collector reports
+/// (continuous mode). Each round collects first, so that `changed` then waits for a change
+/// after what `check` saw. 60 s of nothing is a hang, not slowness.
 pub async fn until<F, Fut>(collector: &KubeCollector, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if check().await {
-            return;
+    let wait = async {
+        loop {
+            let _ = collector.collect().await;
+            if check().await {
+                return;
+            }
+            collector.changed().await;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}\n{:#?}\n{:#?}",
+    };
+    if tokio::time::timeout(Duration::from_secs(60), wait)
+        .await
+        .is_err()
+    {
+        panic!(
+            "hung waiting for: {what}\n{:#?}\n{:#?}",
             collector.status(),
             collector.metrics()
         );
-        let _ = collector.collect().await;
-        let _ = tokio::time::timeout(Duration::from_millis(50), collector.changed()).await;
     }
 }
 

@@ -187,8 +187,12 @@ async fn a_silent_watch_is_restarted() {
             .count()
     };
     let first = watches(&sim);
-    until(&collector, "the silent watch is opened again", || async {
-        watches(&sim) >= first + 2
+    sim.until_requests(|served| {
+        let watches = served
+            .iter()
+            .filter(|r| r.contains("/kustomizations?") && r.contains("watch=true"))
+            .count();
+        watches >= first + 2
     })
     .await;
     assert_eq!(
@@ -217,15 +221,33 @@ async fn a_silent_watch_is_restarted() {
 
 #[tokio::test]
 async fn every_requeue_interval_is_a_full_relist() {
-    let (_sim, server) = serve_basic().await;
+    let (sim, server) = serve_basic().await;
     let mut config = config(vec![cluster("basic", &server)]);
     config.requeue_interval = Duration::from_millis(300);
     let collector = KubeCollector::new(config).unwrap();
     collector.start();
     synced(&collector).await;
-    let relists = collector.metrics().relists;
-    until(&collector, "a resync relists every source", || async {
-        collector.metrics().relists >= relists * 2
+    // Every source lists again: each list path of the first sync is requested once more.
+    let lists = |served: &[String]| {
+        let mut paths: std::collections::BTreeMap<String, usize> = Default::default();
+        for request in served {
+            if let Some(path) = request.strip_prefix("GET ")
+                && !path.contains("watch=true")
+                && path.contains('?')
+            {
+                let path = path.split('?').next().unwrap_or_default().to_owned();
+                *paths.entry(path).or_default() += 1;
+            }
+        }
+        paths
+    };
+    let first = lists(&sim.requests());
+    assert!(first.len() > 10, "{first:?}");
+    sim.until_requests(|served| {
+        let now = lists(served);
+        first
+            .keys()
+            .all(|path| now.get(path).copied().unwrap_or(0) >= 2)
     })
     .await;
     let seen = collector.collect().await.remove(0).unwrap();
