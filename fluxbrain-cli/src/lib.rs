@@ -5,7 +5,9 @@
 //! 2 usage or configuration error).
 
 pub mod cmd;
+pub mod error;
 pub mod files;
+pub mod given;
 pub mod http;
 pub mod print;
 pub mod settings;
@@ -14,7 +16,9 @@ pub mod summary;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use given::Given;
 
 /// fluxbrain: FluxCD failures as deterministic, fingerprinted facts.
 #[derive(Debug, Parser)]
@@ -40,12 +44,28 @@ enum Command {
 
 /// Parses the command line and runs the command; returns the process exit code.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let command = Cli::command();
+    let matches = command.clone().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // Which flag or variable each value came from, for the messages of `run` and `status`.
+    let sub = matches.subcommand().and_then(|(name, sub_matches)| {
+        command
+            .find_subcommand(name)
+            .map(|sub_command| (sub_command, sub_matches))
+    });
+    let Some((sub_command, sub_matches)) = sub else {
+        eprintln!("fluxbrain: a command is required (see fluxbrain --help)");
+        return ExitCode::from(2);
+    };
+    let given = Given::new(sub_command, sub_matches);
     match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
-        Command::Run(args) => cmd::run::run(*args),
-        Command::Render(args) => cmd::render::run(args),
+        Command::Run(args) => cmd::run::run(*args, given),
+        Command::Render(args) => cmd::render::run(args, given),
         Command::Sim(args) => cmd::sim::run(args),
-        Command::Status(args) => cmd::status::run(args),
+        Command::Status(args) => cmd::status::run(args, given),
     }
 }

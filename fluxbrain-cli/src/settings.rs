@@ -1,8 +1,10 @@
-//! Settings shared by `run` and `demo`: flags and `FLUXBRAIN_*` variables, validated once.
+//! Settings shared by the commands: state specs, log settings, tokens, and the [`Lookup`]
+//! through which library crates read their own `FLUXBRAIN_*` variables.
 //!
-//! Every setting is a flag and a variable (clap merges them, the flag winning); library
-//! crates read their own settings through [`Settings::lookup`], which sees the same merged
-//! values, so a flag and its variable can never disagree.
+//! The settings of `run` and `status` are flags with a variable each (clap merges them, the
+//! flag winning); library crates read theirs through a [`Lookup`] over the merged values, so
+//! a flag and its variable can never disagree. Notifier settings are variables only (they are
+//! secrets, mounted from a Secret).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,62 +12,33 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fluxbrain_core::engine::{MemoryStore, StateStore};
-use fluxbrain_core::{BuildOptions, Environment, PolicyConfig};
+use fluxbrain_core::{BuildOptions, Environment};
 
 use crate::state_file::FileStore;
 
-/// Flags (each with its variable) common to the commands that run the engine.
-#[derive(Debug, Clone, clap::Args)]
-pub struct EngineArgs {
-    /// How often an open incident is reminded (`4h`, `30m`; `0` = never).
-    #[arg(long, env = "FLUXBRAIN_REMIND_INTERVAL", default_value = "4h", value_parser = parse_interval)]
-    pub remind_interval: Duration,
-    /// `source.environment` of every event (local, development, staging, production).
-    #[arg(long, env = "FLUXBRAIN_ENVIRONMENT", value_parser = parse_environment)]
-    pub environment: Option<Environment>,
-    /// Extra `source.tags`, comma-separated.
-    #[arg(long, env = "FLUXBRAIN_TAGS", value_delimiter = ',')]
-    pub tags: Vec<String>,
-    /// Log level on stderr: error, warn, info, debug, trace.
-    #[arg(long, env = "FLUXBRAIN_LOG_LEVEL", default_value = "info", value_parser = parse_level)]
-    pub log_level: tracing::Level,
-    /// Log format on stderr: `json` (one object per line) or `text`; default json when stderr
-    /// is not a terminal (a pod), text when it is.
-    #[arg(long, env = "FLUXBRAIN_LOG_FORMAT", value_enum)]
-    pub log_format: Option<LogFormat>,
+/// What every event carries: `source.environment` and extra `source.tags` (empty ones
+/// dropped).
+pub fn build_options(environment: Option<Environment>, tags: &[String]) -> BuildOptions {
+    BuildOptions {
+        environment,
+        tags: tags
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        now: None,
+    }
 }
 
 /// How logs are written on stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     /// One JSON object per line: `timestamp`, `level`, `target`, `message` and the event's
     /// fields (`notifier`, `cluster`, `incident`, `error`, ...).
     Json,
     /// Human-readable lines.
     Text,
-}
-
-impl EngineArgs {
-    /// The policy settings.
-    pub fn policy(&self) -> PolicyConfig {
-        PolicyConfig {
-            remind_every: (!self.remind_interval.is_zero()).then_some(self.remind_interval),
-        }
-    }
-
-    /// What every event carries.
-    pub fn build_options(&self) -> BuildOptions {
-        BuildOptions {
-            environment: self.environment,
-            tags: self
-                .tags
-                .iter()
-                .filter(|t| !t.is_empty())
-                .cloned()
-                .collect(),
-            now: None,
-        }
-    }
 }
 
 /// Where the engine keeps its state (`FLUXBRAIN_STATE`).
@@ -103,6 +76,17 @@ impl std::str::FromStr for StateSpec {
             _ => Err(format!(
                 "{s:?}: expected memory, file:PATH or configmap:NAMESPACE/NAME"
             )),
+        }
+    }
+}
+
+/// As `FLUXBRAIN_STATE` spells it.
+impl std::fmt::Display for StateSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateSpec::Memory => f.write_str("memory"),
+            StateSpec::File(path) => write!(f, "file:{}", path.display()),
+            StateSpec::ConfigMap { namespace, name } => write!(f, "configmap:{namespace}/{name}"),
         }
     }
 }
@@ -172,13 +156,20 @@ pub fn parse_positive(s: &str) -> Result<Duration, fluxbrain_core::DurationError
     fluxbrain_core::duration::parse_positive(s)
 }
 
-fn parse_environment(s: &str) -> Result<Environment, String> {
-    s.parse()
+/// `error`, `warn`, `info`, `debug` or `trace`.
+pub fn parse_level(s: &str) -> Result<tracing::Level, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not error, warn, info, debug or trace"))
 }
 
-fn parse_level(s: &str) -> Result<tracing::Level, String> {
-    s.parse()
-        .map_err(|_| format!("{s:?}: expected error, warn, info, debug or trace"))
+/// `json` or `text`.
+pub fn parse_log_format(s: &str) -> Result<LogFormat, String> {
+    match s.trim() {
+        "json" => Ok(LogFormat::Json),
+        "text" => Ok(LogFormat::Text),
+        other => Err(format!("{other:?} is not json or text")),
+    }
 }
 
 /// Sends tracing output to stderr at `level`, as `format` says (default: JSON unless stderr

@@ -50,6 +50,12 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
     if trimmed == "0" {
         return Ok(Duration::ZERO);
     }
+    if trimmed.starts_with('-') {
+        return Err(DurationError {
+            text: text.to_owned(),
+            problem: DurationProblem::Malformed("a duration cannot be negative".to_owned()),
+        });
+    }
     humantime::parse_duration(trimmed).map_err(|e| DurationError {
         text: text.to_owned(),
         problem: DurationProblem::Malformed(e.to_string()),

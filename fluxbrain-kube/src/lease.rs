@@ -83,6 +83,11 @@ impl LeaderElector {
         self.config.retry_period()
     }
 
+    /// The Lease's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
     /// How long the lease lasts without renewal.
     pub fn duration(&self) -> Duration {
         self.config.duration

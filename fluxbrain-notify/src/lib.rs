@@ -45,6 +45,6 @@ pub use fluxbrain_core::{Analyzer, Notifier, Receipt, Retry};
 pub use github::{GithubConfig, GithubNotifier};
 pub use http::{USER_AGENT, classify};
 pub use secret::{Secret, SecretUrl};
-pub use setup::{analyzer_from_env, notifiers_from_env};
+pub use setup::{analyzer_from_env, configured_notifiers, notifiers_from_env};
 pub use slack::{SlackConfig, SlackNotifier, SlackTarget, SlackThread};
 pub use webhook::{Envelope, EnvelopeHeader, WebhookConfig, WebhookFormat, WebhookNotifier};

@@ -15,21 +15,42 @@ use crate::slack::{SlackConfig, SlackNotifier};
 use crate::webhook::{WebhookConfig, WebhookNotifier};
 
 /// Every configured notifier, in a fixed order (Slack, webhook, GitHub); empty when none is
-/// configured.
+/// configured. Stops at the first problem; [`configured_notifiers`] reports them all.
 pub fn notifiers_from_env(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Vec<Arc<dyn Notifier>>, Error> {
-    let mut out: Vec<Arc<dyn Notifier>> = Vec::new();
-    if let Some(config) = SlackConfig::from_env(&lookup)? {
-        out.push(Arc::new(SlackNotifier::new(config)?));
+    let (notifiers, mut problems) = configured_notifiers(lookup);
+    match problems.is_empty() {
+        true => Ok(notifiers),
+        false => Err(problems.remove(0)),
     }
-    if let Some(config) = WebhookConfig::from_env(&lookup)? {
-        out.push(Arc::new(WebhookNotifier::new(config)?));
-    }
-    if let Some(config) = GithubConfig::from_env(&lookup)? {
-        out.push(Arc::new(GithubNotifier::new(config)?));
-    }
-    Ok(out)
+}
+
+/// Every notifier that is configured correctly, and the problem of each one that is not (the
+/// first problem of each notifier: one per notifier, all notifiers checked).
+pub fn configured_notifiers(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> (Vec<Arc<dyn Notifier>>, Vec<Error>) {
+    let mut notifiers: Vec<Arc<dyn Notifier>> = Vec::new();
+    let mut problems = Vec::new();
+    let mut add = |built: Result<Option<Arc<dyn Notifier>>, Error>| match built {
+        Ok(Some(notifier)) => notifiers.push(notifier),
+        Ok(None) => {}
+        Err(e) => problems.push(e),
+    };
+    add(SlackConfig::from_env(&lookup).and_then(|c| {
+        c.map(|c| SlackNotifier::new(c).map(|n| Arc::new(n) as Arc<dyn Notifier>))
+            .transpose()
+    }));
+    add(WebhookConfig::from_env(&lookup).and_then(|c| {
+        c.map(|c| WebhookNotifier::new(c).map(|n| Arc::new(n) as Arc<dyn Notifier>))
+            .transpose()
+    }));
+    add(GithubConfig::from_env(&lookup).and_then(|c| {
+        c.map(|c| GithubNotifier::new(c).map(|n| Arc::new(n) as Arc<dyn Notifier>))
+            .transpose()
+    }));
+    (notifiers, problems)
 }
 
 /// The errorbrain analyzer, when `FLUXBRAIN_ERRORBRAIN_URL` is set.

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use fluxbrain_core::{BuildOptions, Environment, Time, build_all, canonical};
 
 use crate::files;
+use crate::given::{Given, Problems};
+use crate::settings::build_options;
 
 /// Arguments of `fluxbrain render`.
 #[derive(Debug, clap::Args)]
@@ -19,17 +21,17 @@ Exit codes: 0 all inputs read; 1 something was skipped or corrected (the rest is
 printed); 2 usage error.")]
 pub struct Args {
     /// Cluster name written into every event.
-    #[arg(long, env = "FLUXBRAIN_CLUSTER", value_parser = non_empty)]
+    #[arg(long, env = "FLUXBRAIN_CLUSTER")]
     cluster: String,
     /// "Now" for the failure window of log lines (RFC 3339); without it no line is too new.
-    #[arg(long, value_parser = parse_time)]
-    now: Option<Time>,
+    #[arg(long)]
+    now: Option<String>,
     /// Indent each event (still one event after another, separated by newlines).
     #[arg(long)]
     pretty: bool,
     /// `source.environment` of every event.
-    #[arg(long, env = "FLUXBRAIN_ENVIRONMENT", value_parser = parse_environment)]
-    environment: Option<Environment>,
+    #[arg(long, env = "FLUXBRAIN_ENVIRONMENT")]
+    environment: Option<String>,
     /// Extra `source.tags`, comma-separated.
     #[arg(long, env = "FLUXBRAIN_TAGS", value_delimiter = ',')]
     tags: Vec<String>,
@@ -39,15 +41,25 @@ pub struct Args {
 }
 
 /// Runs the command; problems with inputs are reported on stderr and make the exit code 1.
-pub fn run(args: Args) -> ExitCode {
-    let loaded = files::load(&args.paths, &args.cluster);
+pub fn run(args: Args, given: Given<'_>) -> ExitCode {
+    let mut problems = Problems::new(given);
+    let cluster = problems.parse("cluster", Some(&args.cluster), non_empty);
+    let now = problems.parse("now", args.now.as_deref(), parse_time);
+    let environment = problems.parse("environment", args.environment.as_deref(), |s| {
+        s.parse::<Environment>()
+    });
+    let cluster = match (problems.finish(), cluster) {
+        (Ok(()), Some(cluster)) => cluster,
+        (Err(e), _) => return e.report("render"),
+        (Ok(()), None) => return ExitCode::from(2),
+    };
+    let loaded = files::load(&args.paths, &cluster);
     for problem in &loaded.problems {
         eprintln!("fluxbrain: {problem}");
     }
     let options = BuildOptions {
-        environment: args.environment,
-        tags: args.tags.into_iter().filter(|t| !t.is_empty()).collect(),
-        now: args.now,
+        now,
+        ..build_options(environment, &args.tags)
     };
     let events = build_all(&loaded.snapshot, &options);
     let out = canonical::to_ndjson(&events, args.pretty);
@@ -72,17 +84,13 @@ pub fn run(args: Args) -> ExitCode {
 
 fn non_empty(s: &str) -> Result<String, String> {
     if s.trim().is_empty() {
-        Err("must not be empty (set --cluster or FLUXBRAIN_CLUSTER)".to_owned())
+        Err("must not be empty: the cluster's name goes into every event".to_owned())
     } else {
-        Ok(s.to_owned())
+        Ok(s.trim().to_owned())
     }
 }
 
 fn parse_time(s: &str) -> Result<Time, String> {
     Time::parse(s)
         .ok_or_else(|| format!("{s:?} is not an RFC 3339 time such as 2026-04-21T09:30:00Z"))
-}
-
-fn parse_environment(s: &str) -> Result<Environment, String> {
-    s.parse()
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::settings::{Lookup, StateSpec, api_token};
+use crate::error::CliError;
+use crate::given::{Given, Problems};
+use crate::settings::{StateSpec, api_token};
 use crate::summary::{Incidents, Summary, incidents_table, summary_text};
 
 /// How to print.
@@ -42,7 +44,7 @@ pub struct Args {
     api_token_file: Option<std::path::PathBuf>,
     /// memory, file:PATH or configmap:NAMESPACE/NAME.
     #[arg(long, env = "FLUXBRAIN_STATE")]
-    state: Option<StateSpec>,
+    state: Option<String>,
     /// Where the default ConfigMap state lives.
     #[arg(long, env = "FLUXBRAIN_FLUX_NAMESPACE", default_value = "flux-system")]
     flux_namespace: String,
@@ -59,25 +61,59 @@ struct Status {
     incidents: Incidents,
 }
 
+/// Where `status` reads from, validated.
+#[derive(Debug)]
+enum Source {
+    /// A running instance and its token.
+    Server { base: String, token: Option<String> },
+    /// The state store.
+    Store(StateSpec),
+}
+
 /// Runs the command.
-pub fn run(args: Args) -> ExitCode {
+pub fn run(args: Args, given: Given<'_>) -> ExitCode {
+    let mut problems = Problems::new(given);
+    let state = problems.parse("state", args.state.as_deref(), str::parse::<StateSpec>);
+    let source = match &args.server {
+        Some(server) => {
+            let base = server.trim().trim_end_matches('/').to_owned();
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                problems.add(
+                    "server",
+                    format!("{server:?} is not an http:// or https:// URL"),
+                );
+            }
+            let token = api_token(args.api_token.as_deref(), args.api_token_file.as_deref())
+                .unwrap_or_else(|problem| {
+                    problems.add("api_token", problem);
+                    None
+                });
+            Source::Server { base, token }
+        }
+        None => {
+            let env = |k: &str| std::env::var(k).ok();
+            Source::Store(
+                state.unwrap_or_else(|| StateSpec::default_for(&env, &args.flux_namespace)),
+            )
+        }
+    };
+    if let Err(e) = problems.finish() {
+        return e.report("status");
+    }
     let runtime = match super::runtime("status") {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let status = match runtime.block_on(read(&args)) {
+    let status = match runtime.block_on(read(&source)) {
         Ok(status) => status,
-        Err(e) => {
-            eprintln!("fluxbrain: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return e.report("status"),
     };
     let text = match args.output {
         Output::Table => summary_text(&status.summary) + "\n" + &incidents_table(&status.incidents),
         Output::Json => match serde_json::to_string_pretty(&status) {
             Ok(json) => json + "\n",
             Err(e) => {
-                eprintln!("fluxbrain: {e}");
+                eprintln!("fluxbrain status: {e}");
                 return ExitCode::FAILURE;
             }
         },
@@ -86,48 +122,46 @@ pub fn run(args: Args) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn read(args: &Args) -> Result<Status, String> {
-    if let Some(server) = &args.server {
-        let base = server.trim_end_matches('/');
-        let client = fluxbrain_notify::http::client_builder("status")
-            .and_then(|b| {
+async fn read(source: &Source) -> Result<Status, CliError> {
+    let spec = match source {
+        Source::Server { base, token } => {
+            let client = fluxbrain_notify::http::client_builder("status").and_then(|b| {
                 b.timeout(TIMEOUT)
                     .build()
                     .map_err(|e| fluxbrain_notify::Error::Client {
                         notifier: "status",
                         reason: e.to_string(),
                     })
-            })
-            .map_err(|e| e.to_string())?;
-        let token = api_token(args.api_token.as_deref(), args.api_token_file.as_deref())?;
-        let token = token.as_deref();
-        return Ok(Status {
-            summary: fetch(&client, &format!("{base}/v1/summary"), token).await?,
-            incidents: fetch(&client, &format!("{base}/v1/incidents"), token).await?,
-        });
-    }
-    let lookup = Lookup::default();
-    let get = |k: &str| lookup.get(k);
-    let spec = args
-        .state
-        .clone()
-        .unwrap_or_else(|| StateSpec::default_for(&get, &args.flux_namespace));
+            })?;
+            let token = token.as_deref();
+            return Ok(Status {
+                summary: fetch(&client, &format!("{base}/v1/summary"), token).await?,
+                incidents: fetch(&client, &format!("{base}/v1/incidents"), token).await?,
+            });
+        }
+        Source::Store(spec) => spec,
+    };
+    let state_error = |problem: String| CliError::State {
+        store: spec.to_string(),
+        problem,
+    };
     let client = match spec {
-        StateSpec::ConfigMap { .. } => Some(
-            kube::Client::try_default()
-                .await
-                .map_err(|e| format!("no cluster to read the state from: {e}"))?,
-        ),
+        StateSpec::ConfigMap { .. } => Some(kube::Client::try_default().await.map_err(|e| {
+            state_error(format!(
+                "no cluster to read it from ({}); set KUBECONFIG or run in a pod",
+                crate::error::chain(&e)
+            ))
+        })?),
         _ => None,
     };
-    let store = spec.open(client, TIMEOUT)?;
+    let store = spec.open(client, TIMEOUT).map_err(state_error)?;
     let state = match store.load().await {
         Ok(Some(state)) => state,
         Ok(None) => {
-            eprintln!("fluxbrain: {} holds no state yet", store.name());
+            eprintln!("fluxbrain status: {} holds no state yet", store.name());
             fluxbrain_core::State::default()
         }
-        Err(e) => return Err(format!("{}: {e}", store.name())),
+        Err(e) => return Err(state_error(e.to_string())),
     };
     Ok(Status {
         summary: Summary::of_state(&state),
@@ -139,16 +173,23 @@ async fn fetch<T: DeserializeOwned>(
     client: &reqwest::Client,
     url: &str,
     token: Option<&str>,
-) -> Result<T, String> {
+) -> Result<T, CliError> {
+    let problem = |problem: String| CliError::Server {
+        url: url.to_owned(),
+        problem,
+    };
     let mut request = client.get(url);
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    let answer = request.send().await.map_err(|e| format!("{url}: {e}"))?;
+    let answer = request
+        .send()
+        .await
+        .map_err(|e| problem(crate::error::chain(&e)))?;
     let status = answer.status();
-    let body = answer.text().await.map_err(|e| format!("{url}: {e}"))?;
+    let body = answer.text().await.map_err(|e| problem(e.to_string()))?;
     if !status.is_success() {
-        return Err(format!("{url}: {status}: {}", body.trim()));
+        return Err(problem(format!("{status}: {}", body.trim())));
     }
-    serde_json::from_str(&body).map_err(|e| format!("{url}: not a fluxbrain answer: {e}"))
+    serde_json::from_str(&body).map_err(|e| problem(format!("not a fluxbrain answer: {e}")))
 }

@@ -77,32 +77,142 @@ async fn a_second_run_with_the_same_state_says_nothing_new() {
     std::fs::remove_file(&state).unwrap();
 }
 
+/// Every `run` setting that takes a value: its flag, its variable, a bad value and a word
+/// of the problem.
+const BAD_VALUES: &[(&str, &str, &str, &str)] = &[
+    (
+        "--mode",
+        "FLUXBRAIN_RUN_MODE",
+        "sometimes",
+        "is not once or continuous",
+    ),
+    (
+        "--state",
+        "FLUXBRAIN_STATE",
+        "redis://x",
+        "expected memory, file:PATH",
+    ),
+    (
+        "--requeue-interval",
+        "FLUXBRAIN_REQUEUE_INTERVAL",
+        "banana",
+        "is not a duration",
+    ),
+    (
+        "--requeue-interval",
+        "FLUXBRAIN_REQUEUE_INTERVAL",
+        "0",
+        "longer than zero",
+    ),
+    (
+        "--remind-interval",
+        "FLUXBRAIN_REMIND_INTERVAL",
+        "-5m",
+        "cannot be negative",
+    ),
+    ("--environment", "FLUXBRAIN_ENVIRONMENT", "prod", "prod"),
+    (
+        "--log-level",
+        "FLUXBRAIN_LOG_LEVEL",
+        "loud",
+        "is not error, warn",
+    ),
+    (
+        "--log-format",
+        "FLUXBRAIN_LOG_FORMAT",
+        "yaml",
+        "is not json or text",
+    ),
+    (
+        "--collect-logs",
+        "FLUXBRAIN_COLLECT_LOGS",
+        "maybe",
+        "is not true or false",
+    ),
+    (
+        "--listen",
+        "FLUXBRAIN_LISTEN",
+        "everywhere",
+        "is not HOST:PORT",
+    ),
+    (
+        "--api-token-file",
+        "FLUXBRAIN_API_TOKEN_FILE",
+        "/nonexistent/token",
+        "/nonexistent/token",
+    ),
+    (
+        "--context",
+        "FLUXBRAIN_CONTEXTS",
+        "=nameless",
+        "is not name=context",
+    ),
+];
+
 #[test]
-fn bad_settings_are_usage_errors_naming_the_variable() {
-    for (var, value, needle) in [
-        (
-            "FLUXBRAIN_STATE",
-            "redis://x",
-            "expected memory, file:PATH or configmap:NAMESPACE/NAME",
-        ),
-        ("FLUXBRAIN_REMIND_INTERVAL", "soon", "soon"),
-        ("FLUXBRAIN_RUN_MODE", "sometimes", "sometimes"),
-        ("FLUXBRAIN_LOG_LEVEL", "loud", "loud"),
-    ] {
+fn every_bad_value_names_the_flag_or_the_variable_that_was_set() {
+    for (flag, variable, value, problem) in BAD_VALUES {
+        // From the environment: the message names the variable.
+        let out = fluxbrain(&["run"], &[(variable, value), ("FLUXBRAIN_CLUSTER", "c")]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{variable}: {err}");
+        assert!(err.contains(&format!("{variable}: ")), "{variable}: {err}");
+        assert!(err.contains(problem), "{variable}: {err}");
+        // From the command line: the message names the flag.
         let out = fluxbrain(
-            &["run", "--once"],
-            &[(var, value), ("FLUXBRAIN_CLUSTER", "c")],
+            &["run", &format!("{flag}={value}")],
+            &[("FLUXBRAIN_CLUSTER", "c")],
         );
-        assert_eq!(out.status.code(), Some(2), "{var}: {}", stderr(&out));
-        assert!(stderr(&out).contains(needle), "{var}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {err}");
+        assert!(err.contains(&format!("{flag}: ")), "{flag}: {err}");
+        assert!(err.contains(problem), "{flag}: {err}");
+        assert!(!err.contains("invalid value"), "clap's own message: {err}");
     }
+}
+
+#[test]
+fn all_problems_are_reported_together_before_any_cluster_is_read() {
+    // Three bad settings, a broken notifier and no kubeconfig: one run lists them all.
+    let out = fluxbrain(
+        &["run", "--once", "--log-level", "loud"],
+        &[
+            ("FLUXBRAIN_CLUSTER", "c"),
+            ("FLUXBRAIN_REQUEUE_INTERVAL", "often"),
+            ("FLUXBRAIN_STATE", "redis://x"),
+            ("FLUXBRAIN_WEBHOOK_URL", "not a url"),
+            ("KUBECONFIG", "/nonexistent/kubeconfig"),
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.starts_with("fluxbrain run: 5 problems:\n"), "{err}");
+    for needle in [
+        "--log-level: ",
+        "FLUXBRAIN_REQUEUE_INTERVAL: ",
+        "FLUXBRAIN_STATE: ",
+        "FLUXBRAIN_WEBHOOK_URL: ",
+        "kubeconfig /nonexistent/kubeconfig (from KUBECONFIG): ",
+    ] {
+        assert!(err.contains(needle), "no {needle:?} in {err}");
+    }
+}
+
+#[test]
+fn a_missing_kubeconfig_is_named_once_with_how_to_point_at_a_cluster() {
     let out = fluxbrain(
         &["run", "--once"],
         &[
             ("FLUXBRAIN_CLUSTER", "c"),
-            ("FLUXBRAIN_REQUEUE_INTERVAL", "often"),
+            ("KUBECONFIG", "/nonexistent/kubeconfig"),
         ],
     );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("often"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.matches("/nonexistent/kubeconfig").count(), 1, "{err}");
+    assert!(!err.contains("\"/nonexistent"), "quoted twice: {err}");
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+    for needle in ["KUBECONFIG", "--context", "in a pod"] {
+        assert!(err.contains(needle), "no {needle:?} in {err}");
+    }
 }

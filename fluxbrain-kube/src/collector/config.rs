@@ -174,7 +174,7 @@ impl CollectorConfig {
                     .to_owned(),
             })?;
             let kube = match kubeconfig_paths {
-                Some(paths) => load_context(&paths, None).await?,
+                Some(paths) => load_context(&paths, "KUBECONFIG", None).await?,
                 None if var("KUBERNETES_SERVICE_HOST").is_some() => {
                     kube::Config::incluster().map_err(|source| Error::InCluster { source })?
                 }
@@ -184,11 +184,16 @@ impl CollectorConfig {
                         message: "not set, not in a pod, and no HOME to find ~/.kube/config"
                             .to_owned(),
                     })?;
-                    load_context(&paths, None).await?
+                    load_context(&paths, "$HOME/.kube/config", None).await?
                 }
             };
             clusters.push(ClusterConfig::new(name.trim(), kube));
         } else {
+            let origin = if kubeconfig_paths.is_some() {
+                "KUBECONFIG"
+            } else {
+                "$HOME/.kube/config"
+            };
             let paths = kubeconfig_paths
                 .or_else(home_config)
                 .ok_or_else(|| Error::Variable {
@@ -196,7 +201,7 @@ impl CollectorConfig {
                     message: "contexts need a kubeconfig: set KUBECONFIG or HOME".to_owned(),
                 })?;
             for (name, context) in contexts {
-                let kube = load_context(&paths, Some(&context)).await?;
+                let kube = load_context(&paths, origin, Some(&context)).await?;
                 clusters.push(ClusterConfig::new(name, kube));
             }
         }
@@ -251,11 +256,29 @@ fn parse_contexts<'a>(
 
 /// The kube config of `context` (the current context when `None`) in the merged kubeconfig
 /// files.
-async fn load_context(paths: &[PathBuf], context: Option<&str>) -> Result<kube::Config, Error> {
-    let what = context.unwrap_or("current context").to_owned();
-    let kubeconfig_error = |source| Error::Kubeconfig {
-        context: what.clone(),
-        source,
+async fn load_context(
+    paths: &[PathBuf],
+    origin: &'static str,
+    context: Option<&str>,
+) -> Result<kube::Config, Error> {
+    let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let kubeconfig_error = |source: kube::config::KubeconfigError| Error::Kubeconfig {
+        files: files.join(":"),
+        origin,
+        context: context.map_or_else(
+            || "current context".to_owned(),
+            |c| format!("context {c:?}"),
+        ),
+        problem: match source {
+            // kube's message quotes the path as a debug string and repeats the cause.
+            kube::config::KubeconfigError::ReadConfig(io, _) if paths.len() == 1 => {
+                format!("cannot read it: {io}")
+            }
+            kube::config::KubeconfigError::ReadConfig(io, path) => {
+                format!("cannot read {}: {io}", path.display())
+            }
+            other => crate::collector::error::error_chain(&other),
+        },
     };
     let mut merged: Option<Kubeconfig> = None;
     for path in paths.iter().filter(|p| !p.as_os_str().is_empty()) {

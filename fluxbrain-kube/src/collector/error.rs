@@ -20,13 +20,20 @@ pub enum Error {
         message: String,
     },
     /// A kubeconfig could not be read, or lacks the context.
-    #[error("kubeconfig: cannot load {context}")]
+    #[error(
+        "kubeconfig {files} (from {origin}): cannot load the {context}: {problem}; point \
+         fluxbrain at a cluster with KUBECONFIG=PATH, --context NAME=CONTEXT (several \
+         clusters), or run it in a pod"
+    )]
     Kubeconfig {
-        /// The context asked for (or `current context`).
+        /// The files read, `:`-separated.
+        files: String,
+        /// Where their names came from: `KUBECONFIG` or `$HOME/.kube/config`.
+        origin: &'static str,
+        /// `current context` or `context NAME`.
         context: String,
-        /// kube's error.
-        #[source]
-        source: kube::config::KubeconfigError,
+        /// What is wrong (kube's reason, the file named once).
+        problem: String,
     },
     /// Running in a pod, but the service account could not be read.
     #[error("in-cluster configuration: cannot load the service account")]
@@ -44,6 +51,14 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+}
+
+impl Error {
+    /// Whether changing a setting fixes it (every setup error but a client that cannot be
+    /// built from valid settings).
+    pub fn is_configuration(&self) -> bool {
+        !matches!(self, Error::Client { .. })
+    }
 }
 
 /// What kind of failure an API call met: it decides between retrying, skipping a kind, and

@@ -14,6 +14,7 @@
 mod clock;
 mod deliver;
 mod observer;
+mod once;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use tokio::time::Instant;
 
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use observer::{Ignore, Observer, Step};
+pub use once::{OnceError, OnceReport, once};
 
 use crate::lease::LeaderElector;
 use deliver::{Shared, deliver_loop};
