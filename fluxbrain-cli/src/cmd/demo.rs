@@ -140,7 +140,7 @@ pub async fn play(args: &Args, sink: Sink) -> Result<Played, String> {
     let count = |f: fn(&NotificationKind) -> bool| {
         played.notifications.iter().filter(|n| f(&n.kind)).count()
     };
-    let open = engine.inspect(|s| s.incidents.len()).await;
+    let open = engine.inspect(|s| s.incidents.len());
     say(
         &sink,
         &format!(

@@ -118,8 +118,8 @@ impl Engine {
 
     /// `f` over the current state, without copying it. The state stays locked while `f` runs
     /// (observing and delivering wait), so `f` should only read what it needs. Never waits
-    /// for a save in progress.
-    pub async fn inspect<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+    /// for a save in progress: it does not wait at all.
+    pub fn inspect<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         self.state.read(f)
     }
 

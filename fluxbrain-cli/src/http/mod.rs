@@ -28,11 +28,10 @@ use fluxbrain_core::{Engine, Health, State, StateStore};
 use fluxbrain_kube::collector::KubeCollector;
 use fluxbrain_kube::runtime::{Observer, Step};
 use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+mod metrics;
 
 use crate::summary::{ClusterSummary, Incidents, Summary};
 
@@ -45,19 +44,24 @@ const HEALTHS: [Health; 5] = [
     Health::Unknown,
 ];
 
-/// Labels of a metric.
-type Labels = Vec<(String, String)>;
-
 /// What the endpoints read: the collector, the engine, and what the last policy steps saw.
 pub struct Live {
+    view: Arc<View>,
+    token: Option<String>,
+    /// Built once: `/metrics` encodes it, its [`metrics::LiveMetrics`] reading the view.
+    registry: Registry,
+    steps: Histogram,
+}
+
+/// The live state the endpoints and the metrics read.
+#[derive(Debug)]
+pub(crate) struct View {
     collector: Arc<KubeCollector>,
     /// The engine of the lease holder, `None` on a standby replica.
     engine: RwLock<Option<Arc<Engine>>>,
     /// Where a standby reads the state the leader saved.
     store: Option<Arc<dyn StateStore>>,
-    token: Option<String>,
     last: Mutex<LastStep>,
-    steps: Histogram,
 }
 
 impl std::fmt::Debug for Live {
@@ -84,35 +88,44 @@ impl Live {
         store: Option<Arc<dyn StateStore>>,
         token: Option<String>,
     ) -> Self {
-        Live {
+        let view = Arc::new(View {
             collector,
             engine: RwLock::new(None),
             store,
-            token,
             last: Mutex::new(LastStep::default()),
-            // 1 ms to about 33 s.
-            steps: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+        });
+        // 1 ms to about 33 s.
+        let steps = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        let mut registry = Registry::with_prefix("fluxbrain");
+        registry.register_collector(Box::new(metrics::LiveMetrics(view.clone())));
+        registry.register(
+            "step_duration_seconds",
+            "Duration of a policy step (collect, observe, save)",
+            steps.clone(),
+        );
+        Live {
+            view,
+            token,
+            registry,
+            steps,
         }
     }
 
     fn current(&self) -> Option<Arc<Engine>> {
-        self.engine
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.view.current()
     }
 
     fn last(&self) -> std::sync::MutexGuard<'_, LastStep> {
-        self.last.lock().unwrap_or_else(PoisonError::into_inner)
+        self.view.last()
     }
 
     /// `f` over the state: the engine's (not copied), or on a standby what the leader last
     /// saved.
     async fn with_state<R>(&self, f: impl FnOnce(&State) -> R) -> Result<R, String> {
         if let Some(engine) = self.current() {
-            return Ok(engine.inspect(f).await);
+            return Ok(engine.inspect(f));
         }
-        let Some(store) = &self.store else {
+        let Some(store) = &self.view.store else {
             return Err("no state loaded yet".to_owned());
         };
         match store.load().await {
@@ -127,6 +140,7 @@ impl Live {
         summary.leading = Some(last.leading);
         summary.objects = last.objects.clone();
         summary.clusters = self
+            .view
             .collector
             .status()
             .iter()
@@ -135,115 +149,9 @@ impl Live {
         Ok(summary)
     }
 
-    async fn metrics(&self) -> String {
-        let mut registry = Registry::with_prefix("fluxbrain");
-        let objects = Family::<Labels, Gauge>::default();
-        for (cluster, kinds) in &self.last().objects {
-            for (kind, healths) in kinds {
-                for (health, n) in healths {
-                    let labels = vec![
-                        ("cluster".to_owned(), cluster.clone()),
-                        ("kind".to_owned(), kind.clone()),
-                        ("health".to_owned(), health.clone()),
-                    ];
-                    objects.get_or_create(&labels).set(gauge(*n));
-                }
-            }
-        }
-        registry.register("objects", "Objects by health", objects);
-
-        if let Some(engine) = self.current() {
-            let summary = engine.inspect(Summary::of_state).await;
-            let open = Gauge::<i64>::default();
-            open.set(gauge(summary.incidents.open));
-            registry.register("incidents_open", "Open incidents", open);
-            let sent = Family::<Labels, Counter>::default();
-            let failed = Family::<Labels, Counter>::default();
-            let pending = Family::<Labels, Gauge>::default();
-            for (name, n) in &summary.notifiers {
-                let labels = vec![("notifier".to_owned(), name.clone())];
-                sent.get_or_create(&labels).inc_by(n.sent);
-                failed.get_or_create(&labels).inc_by(n.failed);
-                pending.get_or_create(&labels).set(gauge(n.pending));
-            }
-            registry.register("notifications_sent", "Notifications delivered", sent);
-            registry.register("notifications_failed", "Failed delivery attempts", failed);
-            registry.register(
-                "notifications_pending",
-                "Notifications waiting for a notifier",
-                pending,
-            );
-        }
-
-        let synced = Family::<Labels, Gauge>::default();
-        let unobserved = Family::<Labels, Gauge>::default();
-        for cluster in self.collector.status() {
-            let name = ("cluster".to_owned(), cluster.name.clone());
-            synced
-                .get_or_create(&vec![name.clone()])
-                .set(i64::from(cluster.synced && cluster.error.is_none()));
-            for kind in &cluster.unobserved {
-                let labels = vec![name.clone(), ("kind".to_owned(), kind.to_string())];
-                unobserved.get_or_create(&labels).set(1);
-            }
-        }
-        registry.register(
-            "cluster_synced",
-            "1 when every served kind of the cluster is listed and it is reachable",
-            synced,
-        );
-        registry.register(
-            "kind_unobserved",
-            "Kinds a cluster serves that cannot be read now (RBAC, not listed yet)",
-            unobserved,
-        );
-
-        let m = self.collector.metrics();
-        let counter = |n: u64| {
-            let c = Counter::<u64>::default();
-            c.inc_by(n);
-            c
-        };
-        registry.register(
-            "kube_requests",
-            "Plain Kubernetes API requests",
-            counter(m.requests),
-        );
-        let errors = Family::<Labels, Counter>::default();
-        for (class, n) in &m.api_errors {
-            errors
-                .get_or_create(&vec![("class".to_owned(), class.to_string())])
-                .inc_by(*n);
-        }
-        registry.register("kube_api_errors", "Failed API calls by class", errors);
-        registry.register(
-            "kube_forbidden",
-            "Kinds or events that RBAC forbids reading",
-            counter(m.forbidden_kinds),
-        );
-        registry.register(
-            "watch_restarts",
-            "Watch streams restarted",
-            counter(m.watch_restarts),
-        );
-        registry.register("kube_relists", "Complete relists", counter(m.relists));
-        registry.register(
-            "objects_skipped",
-            "Documents that could not be parsed",
-            counter(m.objects_skipped),
-        );
-        registry.register(
-            "kube_log_requests",
-            "Controller log reads",
-            counter(m.log_requests),
-        );
-        registry.register(
-            "step_duration_seconds",
-            "Duration of a policy step (collect, observe, save)",
-            self.steps.clone(),
-        );
+    fn metrics(&self) -> String {
         let mut text = String::new();
-        if encode(&mut text, &registry).is_err() {
+        if encode(&mut text, &self.registry).is_err() {
             text.clear();
         }
         text
@@ -275,7 +183,11 @@ impl Observer for Live {
     }
 
     fn engine(&self, engine: Option<Arc<Engine>>) {
-        *self.engine.write().unwrap_or_else(PoisonError::into_inner) = engine;
+        *self
+            .view
+            .engine
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = engine;
     }
 
     fn step(&self, step: &Step<'_>) {
@@ -307,13 +219,22 @@ impl Observer for Live {
     }
 }
 
+impl View {
+    fn current(&self) -> Option<Arc<Engine>> {
+        self.engine
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn last(&self) -> std::sync::MutexGuard<'_, LastStep> {
+        self.last.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// Compares without stopping at the first difference.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn gauge(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// The router.
@@ -347,7 +268,7 @@ pub async fn serve(
 
 async fn readyz(Extract(live): Extract<Arc<Live>>) -> Response {
     let mut reasons = Vec::new();
-    for cluster in live.collector.status() {
+    for cluster in live.view.collector.status() {
         match (&cluster.error, cluster.synced) {
             (Some(e), _) => reasons.push(format!("cluster {}: {e}", cluster.name)),
             (None, false) => reasons.push(format!("cluster {}: not synced yet", cluster.name)),
@@ -366,7 +287,7 @@ async fn readyz(Extract(live): Extract<Arc<Live>>) -> Response {
 }
 
 async fn metrics(Extract(live): Extract<Arc<Live>>) -> Response {
-    let body = live.metrics().await;
+    let body = live.metrics();
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
