@@ -1,8 +1,18 @@
 //! The `fluxbrain` command line as a library: its binary is `main` calling [`run`].
 //!
-//! It is thin: it reads flags and `FLUXBRAIN_*` variables into settings, wires the
-//! library crates together and maps failures to exit codes (0 success, 1 runtime failure,
-//! 2 usage or configuration error).
+//! It is thin: flags and `FLUXBRAIN_*` variables in, validated together (every problem named
+//! by the flag or variable that was set, [`given`], [`error::CliError`]), the library crates
+//! wired together, results printed, failures mapped to exit codes (0 success, 1 runtime
+//! failure, 2 usage or configuration error). No policy, JSON or Kubernetes logic lives here.
+//!
+//! The map:
+//! - [`cmd`]: one module per subcommand (`run`, `render`, `status`; `demo` and `sim` behind
+//!   the `sim` feature);
+//! - [`settings`]: state specs, log settings, tokens, the lookup library crates read;
+//! - [`http`]: continuous mode's endpoints (health, readiness, metrics, `/v1`);
+//! - [`files`]: render's file reader; [`state_file`]: the file state store;
+//!   [`print`](mod@print): notifications as people and scripts read them; [`summary`]: what `status`
+//!   shows.
 
 pub mod cmd;
 pub mod error;

@@ -1,20 +1,32 @@
 //! Pure core of fluxbrain: the Flux failure model, errorbrain v1 events, canonical JSON,
-//! fingerprints and redaction.
+//! fingerprints, redaction, the incident policy, and the [`Engine`] that drives them over
+//! three traits other crates implement.
 //!
 //! Nothing here performs I/O or reads a clock: every input is a `serde_json::Value` (or a log
 //! line as text), and every function that needs the time takes it as an argument. That makes
 //! the output a pure function of the input, byte for byte: the same objects, events, pods and
-//! log lines give the same events in any order, on any platform.
+//! log lines give the same events in any order, on any platform. What it deliberately is not:
+//! a Kubernetes client, an HTTP client, a runtime, a judge. Health is read off the conditions
+//! ([`Health`]); links are the ones objects declare ([`Link`]); nothing guesses a root cause.
 //!
-//! What it deliberately is not: a Kubernetes client, an HTTP client, a judge. Health is read off
-//! the conditions ([`Health`]); links are the ones objects declare ([`Link`]); nothing guesses a
-//! root cause.
+//! The map:
+//! - **Facts.** [`parse_document`] and [`parse_log_line`] turn Kubernetes JSON into
+//!   [`FluxObject`], [`KubeEvent`], [`ControllerPod`] and [`LogLine`], collected in a
+//!   [`Snapshot`].
+//! - **Events.** [`build_all`] (or [`build`] for one object) turns a snapshot into
+//!   errorbrain [`ErrorEvent`]s; [`canonical`] writes them as bytes; [`Fingerprint`] and
+//!   [`redact()`] are usable alone.
+//! - **Policy.** [`decide`] says what happens to one object's incident (fire, fold into a
+//!   failing upstream, remind, supersede, resolve); [`plan`] applies it to a whole cycle and
+//!   returns the [`Notification`]s due. Pure: state in, decisions out.
+//! - **Engine.** [`Engine`] runs the policy over a [`StateStore`] (with [`MemoryStore`] and a
+//!   conformance suite for other stores), keeps the outbox and delivers through the traits:
+//!   - [`Collector`]: where snapshots come from (`fluxbrain-kube` reads clusters);
+//!   - [`Notifier`]: where notifications go (`fluxbrain-notify`: Slack, webhook, GitHub);
+//!   - [`Analyzer`]: who analyses an event before it is sent (errorbrain).
 //!
-//! Where to start:
-//! - [`parse_document`] and [`parse_log_line`] turn Kubernetes JSON into facts
-//!   ([`FluxObject`], [`KubeEvent`], [`ControllerPod`], [`LogLine`]), collected in a [`Snapshot`];
-//! - [`build_all`] (or [`build`] for one object) turns a snapshot into [`ErrorEvent`]s;
-//! - [`canonical`] writes them as bytes; [`Fingerprint`] and [`redact`] are usable alone.
+//!   The caller owns the clock and the tasks: it calls [`Engine::observe`] with `now`, and
+//!   [`Engine::deliver`] per notifier.
 //!
 //! ```
 //! use fluxbrain_core::{BuildOptions, Document, Snapshot, build_all, canonical, parse_document};

@@ -1,19 +1,21 @@
-//! Kubernetes side of fluxbrain.
+//! Kubernetes side of fluxbrain: reading clusters, keeping state in them, and the runtime
+//! that drives the engine over time.
 //!
-//! The default build holds the kube-rs collector ([`collector`]; start with [`KubeCollector`]):
-//! discovery of the Flux kinds a cluster serves, list and watch, events, controller pods and
-//! logs, many clusters at once. Beside it, what fluxbrain keeps in the cluster: the
-//! [`ConfigMapStore`] for the engine's state (compressed, split past 1 MiB, compare-and-swap
-//! writes) and the [`LeaderElector`] that lets one replica of several deliver. Behind the
-//! feature `sim` is the simulator.
+//! The map:
+//! - [`collector`]: the kube-rs [`KubeCollector`] (core's `Collector`): discovery of the Flux
+//!   kinds a cluster serves, list (once) or watch (continuous), events, controller pods and
+//!   logs, many clusters at once, each failing alone. Built from a [`CollectorConfig`]
+//!   ([`CollectorConfig::from_env`] reads the `FLUXBRAIN_*` variables and the kubeconfig).
+//! - [`ConfigMapStore`]: the engine's state in ConfigMaps (compressed, split past 1 MiB,
+//!   compare-and-swap writes, so a deposed leader cannot overwrite its successor).
+//! - [`LeaderElector`]: one Lease, client-go's protocol, so one replica of several works.
+//! - [`runtime`]: the continuous [`Runtime`] (observe on every change and every requeue,
+//!   deliver per notifier, lead on the Lease, shut down gracefully) and [`runtime::once`]
+//!   (a CronJob's run). Its clock is injected ([`runtime::Clock`]), so tests play it on
+//!   paused time.
 //!
-//! With feature `sim`, [`sim`] is an in-process Kubernetes API server that speaks the real HTTP
-//! protocol well enough that `kubectl` and kube-rs work against it unchanged: discovery, get and
-//! list with selectors and paging, watch with resourceVersions, bookmarks and `410 Gone`, writes
-//! with optimistic concurrency, pod logs, Tables. It is what collector tests, the demo and the
-//! scale benchmarks run on. It deliberately is not a full API server: no admission, no RBAC, no
-//! schemas or validation, no controllers (except that it finalizes deleted objects at once).
-//! Start with [`sim::Simulator`].
+//! What it deliberately is not: a Kubernetes object cache (it keeps only the facts core
+//! parses), or a test server (that is the `fluxbrain-sim` crate).
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),

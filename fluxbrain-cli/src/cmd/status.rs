@@ -33,7 +33,7 @@ pub struct Args {
     /// `table` or `json`.
     #[arg(long, short, value_enum, default_value_t = Output::Table)]
     output: Output,
-    /// A running instance, e.g. http://fluxbrain.flux-system:8080.
+    /// A running instance, e.g. `http://fluxbrain.flux-system:8080`.
     #[arg(long, env = "FLUXBRAIN_SERVER")]
     server: Option<String>,
     /// The bearer token of its /v1 routes.

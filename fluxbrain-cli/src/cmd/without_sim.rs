@@ -47,3 +47,31 @@ pub mod sim {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{Args as _, FromArgMatches};
+
+    fn parse(argv: &[&str]) -> Args {
+        let command = Args::augment_args(clap::Command::new("demo"));
+        let matches = command.try_get_matches_from(argv).unwrap();
+        Args::from_arg_matches(&matches).unwrap()
+    }
+
+    #[test]
+    fn demo_and_sim_exit_2_whatever_their_arguments() {
+        let code = demo::run(parse(&["demo", "--duration", "1h", "--pace", "0"]));
+        assert_eq!(code, ExitCode::from(2));
+        let code = sim::run(parse(&[
+            "sim",
+            "serve",
+            "--state",
+            "x",
+            "--addr",
+            "1.2.3.4:5",
+        ]));
+        assert_eq!(code, ExitCode::from(2));
+        assert!(WITHOUT_SIM.contains("built without the simulator"));
+    }
+}

@@ -7,7 +7,7 @@
 //! and after it is acknowledged.
 //!
 //! The state lock is never held across I/O: a change is made under it and numbered, and the
-//! save happens outside it ([`persist`]), one at a time, each writing the newest state, so an
+//! save happens outside it, one at a time, each writing the newest state, so an
 //! older state never overwrites a newer one and a slow store stalls only the callers waiting
 //! for their own change to be durable. A notification is sent only once the change that
 //! queued it is saved.

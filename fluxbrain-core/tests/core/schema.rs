@@ -77,3 +77,28 @@ fn every_fixture_that_parses_validates() {
     // truncated-document.yaml keeps its first document; condition-message-2mb.yaml its object.
     assert_eq!(validated, 2);
 }
+
+#[test]
+fn the_spec_examples_validate_against_their_schemas() {
+    let dir = support::spec_examples();
+    let verdicts = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&support::schema("verdict.schema.json"))
+        .unwrap();
+    let events = validator();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("event-") {
+            assert_valid(&events, &bytes);
+        } else if name.starts_with("verdict-") {
+            assert_valid(&verdicts, &bytes);
+        } else {
+            panic!("{name}: neither an event nor a verdict example");
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 3, "{}", dir.display());
+}

@@ -32,6 +32,14 @@ pub fn vectors() -> PathBuf {
     shared().map_or_else(|| repo().join("testdata/vectors"), |s| s.join("vectors"))
 }
 
+/// The errorbrain spec's example documents.
+pub fn spec_examples() -> PathBuf {
+    shared().map_or_else(
+        || repo().join("testdata/errorbrain-spec/examples"),
+        |s| s.join("errorbrain-spec/examples"),
+    )
+}
+
 pub fn schema(name: &str) -> serde_json::Value {
     let dir = shared().map_or_else(
         || repo().join("testdata/errorbrain-spec/v1"),

@@ -1,7 +1,7 @@
 //! `fluxbrain run`: the main job against real clusters, once (a CronJob) or continuously
 //! (a Deployment, watch-driven, with leader election when the state is shared).
 //!
-//! Flags and variables are read raw, then validated together ([`settings`]), before any
+//! Flags and variables are read raw, then validated together (`settings`), before any
 //! cluster is contacted; the work itself is `fluxbrain-kube`'s runtime.
 
 mod settings;
@@ -30,7 +30,7 @@ pub enum Emit {
     Ndjson,
 }
 
-/// Arguments of `fluxbrain run`, as given (validated by [`RunSettings`]).
+/// Arguments of `fluxbrain run`, as given (validated together before anything runs).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Notifiers are configured by their variables: FLUXBRAIN_SLACK_WEBHOOK or FLUXBRAIN_SLACK_TOKEN + \
