@@ -110,16 +110,21 @@ impl LeaderElector {
     /// this replica leads. When the API cannot be reached, it keeps leading only until its last
     /// renewal is older than the lease duration.
     pub async fn tick_at(&mut self, now: Instant) -> bool {
-        match self.try_tick(now).await {
-            Ok(leading) => {
-                self.leading_since_renewal = leading.then_some(now);
-                leading
-            }
+        match self.round(now).await {
+            Ok(leading) => leading,
             Err(e) => {
                 tracing::warn!(lease = %self.config.name, error = %e, "lease round failed");
                 self.is_leader(now)
             }
         }
+    }
+
+    /// One round at `now`, as [`LeaderElector::tick_at`], but an API failure is returned
+    /// (`"<status code> <message>"`, e.g. a 403 when RBAC forbids the Lease) instead of logged.
+    pub async fn round(&mut self, now: Instant) -> Result<bool, String> {
+        let leading = self.try_tick(now).await?;
+        self.leading_since_renewal = leading.then_some(now);
+        Ok(leading)
     }
 
     async fn try_tick(&mut self, local_now: Instant) -> Result<bool, String> {

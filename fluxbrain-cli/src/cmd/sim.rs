@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fluxbrain_sim::{Config, Script, Simulator, State};
+use fluxbrain_sim::{Config, Rbac, Script, Simulator, State};
 
 /// `fluxbrain sim`: the Kubernetes API simulator.
 #[derive(Debug, clap::Args)]
@@ -32,8 +32,8 @@ struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the URL is printed).
     #[arg(long, default_value = "127.0.0.1:0")]
     addr: SocketAddr,
-    /// Cluster state folder (layout of fixtures/cluster-basic: *.yaml objects, logs/<pod>.log).
-    /// Without it the cluster has only the default namespaces.
+    /// Cluster state folder: *.yaml objects, logs/<pod>.log; e.g. `examples/clusters/basic`
+    /// of the repository. Without it the cluster is empty (only the default namespaces).
     #[arg(long)]
     state: Option<PathBuf>,
     /// Script of timed steps (failures starting, repeating, recovering; faults), run in real time.
@@ -45,6 +45,18 @@ struct ServeArgs {
     /// What the simulated clock reads at start (RFC 3339); default: the wall clock.
     #[arg(long)]
     now: Option<jiff::Timestamp>,
+    /// Roles, ClusterRoles and their bindings (multi-document YAML, e.g. the output of
+    /// `kubectl kustomize deploy/base`) to enforce on the kubeconfig's requests; needs `--as`.
+    #[arg(long, requires = "subject")]
+    rbac: Option<PathBuf>,
+    /// The ServiceAccount (NAMESPACE/NAME) the kubeconfig's requests are authorized as.
+    #[arg(
+        long = "as",
+        id = "subject",
+        value_name = "NAMESPACE/SERVICEACCOUNT",
+        requires = "rbac"
+    )]
+    subject: Option<String>,
 }
 
 /// Runs `fluxbrain sim <command>`; returns the exit code.
@@ -72,6 +84,19 @@ fn run_serve(args: ServeArgs) -> ExitCode {
         Ok(sim) => sim,
         Err(err) => return fail(&err, 2),
     };
+    if let (Some(file), Some(subject)) = (&args.rbac, &args.subject) {
+        match Rbac::from_file(file, subject) {
+            Ok(rbac) => {
+                eprintln!(
+                    "fluxbrain sim: the kubeconfig's requests are authorized as {} by {}",
+                    rbac.user(),
+                    file.display()
+                );
+                sim.set_rbac(Some(rbac));
+            }
+            Err(err) => return fail(&err, 2),
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -94,6 +119,11 @@ fn run_serve(args: ServeArgs) -> ExitCode {
             return fail(&err, 2);
         }
         println!("{}", server.url());
+        if args.state.is_none() {
+            eprintln!(
+                "fluxbrain sim: serving an empty cluster (no --state; try --state examples/clusters/basic)"
+            );
+        }
         if let Some(path) = &args.kubeconfig_out {
             eprintln!("fluxbrain sim: kubeconfig written to {}", path.display());
         }

@@ -1,14 +1,11 @@
 //! The HTTP endpoints of `fluxbrain run` in continuous mode, read over the wire: health,
 //! readiness, Prometheus metrics, and the `/v1` routes behind their bearer token.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::serve_basic;
+use crate::{Logs, serve_basic};
 
 /// A port free a moment ago.
 fn free_port() -> u16 {
@@ -51,49 +48,6 @@ fn run_listening(kubeconfig: &std::path::Path, port: u16, token: Option<&str>) -
     let mut child = command.spawn().unwrap();
     let logs = Logs::of(child.stderr.take().unwrap());
     (Running(child), logs)
-}
-
-/// A process's JSON log lines, read as they come.
-pub struct Logs(mpsc::Receiver<Value>);
-
-impl Logs {
-    pub fn of(stderr: impl std::io::Read + Send + 'static) -> Self {
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
-                if tx.send(value).is_err() {
-                    break;
-                }
-            }
-        });
-        Logs(rx)
-    }
-
-    /// Waits for log lines until `done` has seen enough; a minute of silence is a hang.
-    pub fn until(&self, what: &str, mut done: impl FnMut(&Value) -> bool) {
-        loop {
-            let line = self
-                .0
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("no log line for {what} within 60 s"));
-            if done(&line) {
-                return;
-            }
-        }
-    }
-
-    /// Waits until `count` notifications were delivered (the runtime logs each round).
-    pub fn delivered(&self, count: u64) {
-        let mut delivered = 0;
-        self.until(&format!("{count} deliveries"), |line| {
-            if line["message"] == "delivered" {
-                delivered += line["delivered"].as_u64().unwrap_or(0);
-            }
-            delivered >= count
-        });
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

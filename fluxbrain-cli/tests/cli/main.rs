@@ -5,12 +5,19 @@ mod demo;
 mod end_to_end;
 mod endpoints;
 mod failover;
+mod rbac;
 mod render;
 mod run;
+mod secrets;
 mod status;
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -59,4 +66,48 @@ pub async fn serve_basic(
     ));
     server.write_kubeconfig(&kubeconfig).unwrap();
     (sim, server, kubeconfig)
+}
+
+/// A process's JSON log lines, read as they come.
+#[derive(Debug)]
+pub struct Logs(mpsc::Receiver<Value>);
+
+impl Logs {
+    pub fn of(stderr: impl std::io::Read + Send + 'static) -> Self {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        Logs(rx)
+    }
+
+    /// Waits for log lines until `done` has seen enough; a minute of silence is a hang.
+    pub fn until(&self, what: &str, mut done: impl FnMut(&Value) -> bool) {
+        loop {
+            let line = self
+                .0
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no log line for {what} within 60 s"));
+            if done(&line) {
+                return;
+            }
+        }
+    }
+
+    /// Waits until `count` notifications were delivered (the runtime logs each round).
+    pub fn delivered(&self, count: u64) {
+        let mut delivered = 0;
+        self.until(&format!("{count} deliveries"), |line| {
+            if line["message"] == "delivered" {
+                delivered += line["delivered"].as_u64().unwrap_or(0);
+            }
+            delivered >= count
+        });
+    }
 }

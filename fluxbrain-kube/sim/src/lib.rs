@@ -6,15 +6,17 @@
 //! against it unchanged: discovery (legacy and aggregated), get and list (`limit`/`continue`,
 //! label and field selectors, Tables), watch (resourceVersions, bookmarks, `timeoutSeconds`,
 //! `410 Gone`), create/update/patch/delete with optimistic concurrency and the `status`
-//! subresource, and pod logs. Every failure is a Kubernetes `Status`. It deliberately is not a
-//! full API server: no admission, no schemas or validation, no controllers (except that it
-//! finalizes deleted objects at once).
+//! subresource, pod logs, and RBAC for one ServiceAccount when asked. Every failure is a
+//! Kubernetes `Status`. It deliberately is not a full API server: no admission, no schemas or
+//! validation, no controllers (except that it finalizes deleted objects at once).
 //!
 //! Where to start:
 //! - [`Simulator`]: the cluster; [`Simulator::serve`] puts it on a port (a [`Server`], which
 //!   writes a [`kubeconfig`]), [`Simulator::service`] serves it in process (tests on paused
 //!   time);
 //! - [`State`]: what it starts from (a folder in the layout of `examples/clusters/basic`);
+//! - [`Rbac`]: Roles and bindings from a file (a rendered `deploy/base`), enforced on every
+//!   request of one ServiceAccount;
 //! - [`Script`]: timed steps (a failure starts, repeats, recovers); [`Faults`]: latency, 5xx,
 //!   429, dropped watches, expired resourceVersions;
 //! - [`Error`]: everything that can go wrong loading or serving.
@@ -58,6 +60,7 @@ mod media;
 mod openapi;
 mod patch;
 mod query;
+mod rbac;
 mod resources;
 mod script;
 mod selector;
@@ -71,7 +74,8 @@ mod watch;
 
 pub use error::Error;
 pub use faults::Faults;
-pub use kubeconfig::kubeconfig;
+pub use kubeconfig::{kubeconfig, kubeconfig_with_token};
+pub use rbac::Rbac;
 pub use script::Script;
 pub use server::Server;
 pub use simulator::{Config, Simulator};

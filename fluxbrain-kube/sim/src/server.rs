@@ -19,12 +19,13 @@ use tokio::task::JoinHandle;
 
 use super::Simulator;
 use super::discovery;
-use super::kubeconfig::kubeconfig;
+use super::kubeconfig::kubeconfig_with_token;
 use super::logs::LogRequest;
 use super::media::{self, Want, negotiate};
 use super::openapi;
 use super::patch::PatchType;
 use super::query::{Query, decode_segment};
+use super::rbac::Attributes;
 use super::resources::{PODS, ResId, api_version};
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
@@ -57,8 +58,10 @@ impl Server {
     }
 
     /// A kubeconfig for this server (see [`kubeconfig`]).
+    /// With RBAC on, its user carries the ServiceAccount's token.
     pub fn kubeconfig(&self) -> String {
-        kubeconfig(&self.url())
+        let token = self.sim.rbac().map(|r| r.token());
+        kubeconfig_with_token(&self.url(), token.as_deref())
     }
 
     /// Writes [`Server::kubeconfig`] to a file.
@@ -160,6 +163,9 @@ async fn handle(State(sim): State<Simulator>, req: Request) -> Response {
         .path_and_query()
         .map_or_else(|| req.uri().path().to_string(), ToString::to_string);
     sim.record_request(format!("{} {target}", req.method()));
+    if let Err(err) = authorize(&sim, &req, &target) {
+        return error(&err);
+    }
     let (latency, injected) = {
         let mut core = sim.core();
         let faults = core.faults.clone();
@@ -774,6 +780,47 @@ fn stream_response(rx: mpsc::Receiver<Chunk>, content_type: &'static str) -> Res
         HeaderValue::from_static("no-cache, private"),
     );
     response
+}
+
+/// Authentication and RBAC: a request with the ServiceAccount's token is checked against
+/// the rules, one without a token is the administrator, one with another token is refused.
+fn authorize(sim: &Simulator, req: &Request, target: &str) -> Result<(), ApiError> {
+    let Some(rbac) = sim.rbac() else {
+        return Ok(());
+    };
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match token {
+        None => return Ok(()),
+        Some(token) if token == rbac.token() => {}
+        Some(_) => return Err(ApiError::unauthorized()),
+    }
+    let query = Query::parse(req.uri().query())?;
+    let watching = query.bool("watch")?;
+    let field_name = query.get("fieldSelector").and_then(|f| {
+        f.split(',')
+            .find_map(|t| t.trim().strip_prefix("metadata.name="))
+    });
+    let segments: Vec<String> = req
+        .uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(decode_segment)
+        .collect::<Result<_, _>>()?;
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let attributes = Attributes::of(req.method(), &segments, watching, field_name);
+    if rbac.allows(&attributes) {
+        return Ok(());
+    }
+    let message = attributes.forbidden_message(&rbac.user());
+    sim.core()
+        .denied
+        .push(format!("{} {target}: {message}", req.method()));
+    Err(ApiError::forbidden(&attributes, message))
 }
 
 fn error(err: &ApiError) -> Response {

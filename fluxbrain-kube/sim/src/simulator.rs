@@ -82,6 +82,10 @@ pub(crate) struct Core {
     pub faults: Faults,
     pub rng: SplitMix,
     scripts: Vec<ScriptRun>,
+    /// Whom token-carrying requests are authorized as, when RBAC is on.
+    pub rbac: Option<Arc<crate::Rbac>>,
+    /// Requests RBAC denied, as `"GET /path: message"`.
+    pub denied: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -239,6 +243,8 @@ impl Simulator {
             faults: Faults::default(),
             rng: SplitMix(config.seed ^ 0xfa17),
             scripts: Vec::new(),
+            rbac: None,
+            denied: Vec::new(),
         };
         let (kill, _) = tokio::sync::watch::channel(0);
         Ok(Self {
@@ -429,6 +435,23 @@ impl Simulator {
                 last = now;
             }
         })
+    }
+
+    /// Authorizes every request that carries the ServiceAccount's token (the one the
+    /// kubeconfig carries once RBAC is on) against `rbac`; requests without a token are the
+    /// simulator's own administrator. `None` turns RBAC off.
+    pub fn set_rbac(&self, rbac: Option<crate::Rbac>) {
+        self.core().rbac = rbac.map(Arc::new);
+    }
+
+    /// The RBAC in force, if any.
+    pub fn rbac(&self) -> Option<Arc<crate::Rbac>> {
+        self.core().rbac.clone()
+    }
+
+    /// The requests RBAC denied so far, as `"GET /path: message"`.
+    pub fn denied(&self) -> Vec<String> {
+        self.core().denied.clone()
     }
 
     /// The last requests served (at most 1024), oldest first, as `"GET /path?query"`: lets a

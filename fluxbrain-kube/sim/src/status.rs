@@ -99,6 +99,31 @@ impl ApiError {
         )
     }
 
+    /// 401 Unauthorized: a token the simulator does not know.
+    pub fn unauthorized() -> Self {
+        Self::new(401, "Unauthorized", "Unauthorized")
+    }
+
+    /// 403 Forbidden by RBAC, worded and detailed as the API server does.
+    pub fn forbidden(attributes: &crate::rbac::Attributes, message: String) -> Self {
+        let details = match attributes {
+            crate::rbac::Attributes::Resource {
+                group,
+                resource,
+                name,
+                ..
+            } => {
+                let mut details = json!({"group": group, "kind": resource});
+                if let Some(name) = name {
+                    details["name"] = json!(name);
+                }
+                details
+            }
+            crate::rbac::Attributes::NonResource => json!({}),
+        };
+        Self::new(403, "Forbidden", message).with_raw_details(details)
+    }
+
     /// 405 MethodNotAllowed.
     pub fn method_not_allowed() -> Self {
         Self::new(

@@ -46,6 +46,14 @@ pub enum OnceError {
         /// How long this run waited for it.
         waited: Duration,
     },
+    /// The Lease cannot be read or written (RBAC, a missing namespace): waiting would not help.
+    #[error("the Lease {lease} cannot be taken: {message}")]
+    Lease {
+        /// The Lease.
+        lease: String,
+        /// The API's answer.
+        message: String,
+    },
     /// The state could not be loaded.
     #[error("the state cannot be loaded")]
     Load(#[source] StoreError),
@@ -81,7 +89,21 @@ pub async fn once(
     };
     let started = Instant::now();
     let patience = elector.duration() + elector.retry_period() * 2;
-    while !elector.tick().await {
+    loop {
+        match elector.round(Instant::now()).await {
+            Ok(true) => break,
+            Ok(false) => {}
+            // A refusal is an answer: another try gets the same one.
+            Err(message) if message.starts_with("403 ") || message.starts_with("404 ") => {
+                return Err(OnceError::Lease {
+                    lease: elector.name().to_owned(),
+                    message,
+                });
+            }
+            Err(message) => {
+                tracing::warn!(lease = elector.name(), error = %message, "lease round failed");
+            }
+        }
         if started.elapsed() >= patience {
             return Err(OnceError::Busy {
                 lease: elector.name().to_owned(),
