@@ -76,6 +76,7 @@ fn notes() -> Vec<Notification> {
                 at,
                 event,
                 affected: Vec::new(),
+                change: None,
                 analysis: None,
             }
         })

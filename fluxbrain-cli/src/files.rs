@@ -15,6 +15,8 @@ pub struct Loaded {
     pub snapshot: Snapshot,
     /// Everything skipped or corrected, each naming the file (and document or line).
     pub problems: Vec<InputProblem>,
+    /// Where each object of the snapshot came from (`path: document N`), by index.
+    pub origins: Vec<String>,
 }
 
 /// One problem with one input.
@@ -44,6 +46,7 @@ pub fn load(paths: &[PathBuf], cluster: &str) -> Loaded {
     let mut loaded = Loaded {
         snapshot: Snapshot::new(cluster),
         problems: Vec::new(),
+        origins: Vec::new(),
     };
     for path in paths {
         let mut files = Vec::new();
@@ -59,7 +62,49 @@ pub fn load(paths: &[PathBuf], cluster: &str) -> Loaded {
     // keeps the newest copy.)
     keep_first(&mut loaded.snapshot.events);
     keep_first(&mut loaded.snapshot.logs);
+    report_conflicts(&mut loaded);
     loaded
+}
+
+/// Copies of one object that disagree with nothing to say which is newer: each pair is a
+/// problem naming both sources and the copy kept (the failing one, so that a failure is never
+/// hidden by a stale healthy copy).
+fn report_conflicts(loaded: &mut Loaded) {
+    for conflict in loaded.snapshot.conflicts() {
+        let describe = |i: usize| {
+            let object = &loaded.snapshot.objects[i];
+            let ready = object.condition("Ready").map_or_else(
+                || "no Ready condition".to_owned(),
+                |c| format!("Ready={} ({})", c.status.as_str(), c.reason),
+            );
+            let origin = loaded.origins.get(i).map_or("?", String::as_str);
+            format!("{origin} ({ready})")
+        };
+        let key = &conflict.key;
+        let failing =
+            |i: usize| loaded.snapshot.objects[i].health() == fluxbrain_core::Health::Failing;
+        let rule = if failing(conflict.kept) && !failing(conflict.dropped) {
+            "the failing copy is kept so that a failure is never hidden"
+        } else {
+            "nothing says which is newer, so the same copy is kept whatever the input order"
+        };
+        let message = format!(
+            "{} {}/{} is given twice with the same generation and condition times but a \
+             different status: kept {}, ignored {}; {rule}",
+            key.kind.as_str(),
+            key.namespace,
+            key.name,
+            describe(conflict.kept),
+            describe(conflict.dropped),
+        );
+        loaded.problems.push(InputProblem {
+            path: PathBuf::from(loaded.origins.get(conflict.dropped).map_or("?", |o| {
+                o.split_once(": ").map_or(o.as_str(), |(path, _)| path)
+            })),
+            place: None,
+            message,
+        });
+    }
 }
 
 /// Drops exact repeats, keeping the first of each.
@@ -189,7 +234,13 @@ fn add_document(
     let mut warnings: Vec<ParseWarning> = Vec::new();
     for result in parse_document(value, &mut warnings) {
         match result {
-            Ok(Document::Object(object)) => loaded.snapshot.objects.push(object.into()),
+            Ok(Document::Object(object)) => {
+                loaded.snapshot.objects.push(object.into());
+                loaded.origins.push(match &place {
+                    Some(place) => format!("{}: {place}", path.display()),
+                    None => path.display().to_string(),
+                });
+            }
             Ok(Document::Event(event)) => loaded.snapshot.events.push(event),
             Ok(Document::Pod(pod)) => loaded.snapshot.pods.push(pod),
             Ok(Document::Ignored { .. }) => {}

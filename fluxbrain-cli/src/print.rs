@@ -5,8 +5,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use fluxbrain_core::{
-    CustomEvidence, DeliveryError, Evidence, Notification, NotificationKind, Notifier, Receipt,
-    Retry,
+    DeliveryError, Evidence, Notification, NotificationKind, Notifier, Receipt, Retry,
 };
 
 /// Where printed notifications go: stdout, or a buffer in tests.
@@ -107,6 +106,7 @@ pub fn readable(note: &Notification) -> String {
     let headline = match note.kind {
         NotificationKind::Firing => "FIRING".to_owned(),
         NotificationKind::Reminder => format!("STILL FAILING (reminder {})", note.occurrence - 1),
+        NotificationKind::Updated => "DOWNSTREAM CHANGED".to_owned(),
         NotificationKind::Resolved(r) => format!("RESOLVED ({})", r.as_str()),
     };
     let mut out = format!(
@@ -157,6 +157,19 @@ pub fn readable(note: &Notification) -> String {
             upstream.key, upstream.via
         ));
     }
+    if let Some(change) = &note.change {
+        for (label, keys) in [
+            ("started failing with it", &change.joined),
+            ("no longer failing with it", &change.left),
+        ] {
+            if !keys.is_empty() {
+                out.push_str(&format!("    changed   {} {label}:\n", keys.len()));
+                for key in keys {
+                    out.push_str(&format!("              - {key}\n"));
+                }
+            }
+        }
+    }
     if !note.affected.is_empty() {
         let label = match note.kind {
             NotificationKind::Resolved(_) => "still failing, now on their own",
@@ -167,19 +180,53 @@ pub fn readable(note: &Notification) -> String {
             out.push_str(&format!("              - {} ({})\n", a.key, a.reason));
         }
     }
-    let evidence = event
+    let lines: Vec<String> = event
         .evidence
         .iter()
-        .filter(|e| !matches!(e, Evidence::Custom(CustomEvidence::Inventory { .. })))
-        .count();
-    if evidence > 0 {
+        .filter_map(|e| match e {
+            Evidence::Event(ev) => Some(format!(
+                "event {} {}: {}",
+                ev.event_type,
+                ev.reason,
+                first_lines(&ev.message, 1)
+            )),
+            Evidence::LogLine(log) => Some(format!(
+                "log {} {}: {}{}",
+                log.container,
+                log.level,
+                first_lines(&log.message, 1),
+                log.error
+                    .as_deref()
+                    .map(|e| format!(" ({})", first_lines(e, 1)))
+                    .unwrap_or_default()
+            )),
+            Evidence::Custom(_) => None,
+        })
+        .collect();
+    const SHOWN: usize = 3;
+    for (i, line) in lines.iter().take(SHOWN).enumerate() {
+        let label = if i == 0 { "evidence" } else { "" };
+        out.push_str(&format!("    {label:<9} {}\n", cut(line, 160)));
+    }
+    if lines.len() > SHOWN {
         out.push_str(&format!(
-            "    evidence  {evidence} item(s); fingerprint {}\n",
-            m.fingerprint
+            "              … and {} more (the full event: --emit ndjson, or a webhook)\n",
+            lines.len() - SHOWN
         ));
+    }
+    if !lines.is_empty() || note.kind == NotificationKind::Firing {
+        out.push_str(&format!("    fingerprint {}\n", m.fingerprint));
     }
     out.push('\n');
     out
+}
+
+/// `s` cut to `max` characters, with an ellipsis when it was longer.
+fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_owned(),
+    }
 }
 
 /// The first `n` lines of `s`, joined, with a marker when there were more.

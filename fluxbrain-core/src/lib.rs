@@ -98,9 +98,9 @@ pub use model::object::{
     Revision,
 };
 pub use model::pod::ControllerPod;
-pub use model::snapshot::{Snapshot, SnapshotIndex};
+pub use model::snapshot::{Conflict, Snapshot, SnapshotIndex};
 pub use notification::{
-    AffectedObject, Analysis, Analyzer, AnalyzerError, DeliveryError, Notification,
+    AffectedChange, AffectedObject, Analysis, Analyzer, AnalyzerError, DeliveryError, Notification,
     NotificationKind, Notifier, Receipt, Resolution, Retry,
 };
 pub use parse::{Document, LogLineError, parse_document, parse_log_line};

@@ -43,16 +43,20 @@ pub enum NotificationKind {
     Firing,
     /// The incident is still open (sent every remind interval).
     Reminder,
+    /// The set of downstream objects failing with the incident changed (some joined, some
+    /// recovered); sent at most once per group interval.
+    Updated,
     /// The incident ended.
     Resolved(Resolution),
 }
 
 impl NotificationKind {
-    /// `firing`, `reminder` or `resolved`.
+    /// `firing`, `reminder`, `updated` or `resolved`.
     pub fn as_str(self) -> &'static str {
         match self {
             NotificationKind::Firing => "firing",
             NotificationKind::Reminder => "reminder",
+            NotificationKind::Updated => "updated",
             NotificationKind::Resolved(_) => "resolved",
         }
     }
@@ -78,6 +82,17 @@ pub struct AffectedObject {
     pub fingerprint: Fingerprint,
 }
 
+/// How the downstream objects of an incident changed since they were last announced: what an
+/// [`NotificationKind::Updated`] notification reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AffectedChange {
+    /// `Kind/namespace/name` of the objects that started failing with the incident, sorted.
+    pub joined: Vec<String>,
+    /// `Kind/namespace/name` of the objects that no longer fail with it (recovered, deleted,
+    /// failing on their own, suspended), sorted.
+    pub left: Vec<String>,
+}
+
 /// errorbrain's analysis of an event, shown beside (never instead of) the facts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -97,7 +112,8 @@ pub enum Analysis {
 /// One notification about one incident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
-    /// Stable id: `<incident id>:<kind>:<occurrence>`; receivers deduplicate on it.
+    /// Stable id: `<incident id>:<kind>:<n>` (`n` the occurrence, or the update's number for
+    /// `updated`); receivers deduplicate on it.
     pub id: String,
     /// What it says.
     pub kind: NotificationKind,
@@ -111,6 +127,9 @@ pub struct Notification {
     pub event: ErrorEvent,
     /// Downstream objects folded into this incident, sorted.
     pub affected: Vec<AffectedObject>,
+    /// For `updated`: how the downstream objects changed since they were last announced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<AffectedChange>,
     /// errorbrain's analysis, when one was asked for and arrived in time.
     pub analysis: Option<Analysis>,
 }

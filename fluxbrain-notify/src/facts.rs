@@ -185,6 +185,51 @@ pub(crate) fn resolution_text(resolution: Resolution) -> &'static str {
     }
 }
 
+/// What an `updated` notification says changed, in words: `"2 objects started failing with
+/// it; 1 no longer fails with it"`. `None` for other kinds.
+pub(crate) fn change_summary(note: &Notification) -> Option<String> {
+    let change = note.change.as_ref()?;
+    let count = |n: usize| {
+        if n == 1 {
+            "1 object".to_owned()
+        } else {
+            format!("{n} objects")
+        }
+    };
+    let mut parts = Vec::new();
+    if !change.joined.is_empty() {
+        parts.push(format!(
+            "{} started failing with it",
+            count(change.joined.len())
+        ));
+    }
+    if !change.left.is_empty() {
+        let verb = if change.left.len() == 1 {
+            "fails"
+        } else {
+            "fail"
+        };
+        parts.push(format!(
+            "{} no longer {verb} with it",
+            count(change.left.len())
+        ));
+    }
+    Some(parts.join("; "))
+}
+
+/// The objects of an `updated` notification's change, redacted and capped: (joined, left).
+pub(crate) fn change_lists(note: &Notification) -> (Vec<String>, Vec<String>) {
+    let export = |keys: &[String]| {
+        keys.iter()
+            .map(|k| fluxbrain_core::text::export(k))
+            .collect()
+    };
+    match &note.change {
+        Some(change) => (export(&change.joined), export(&change.left)),
+        None => (Vec::new(), Vec::new()),
+    }
+}
+
 /// The reminder number of `note` (its occurrence after the firing), for reminders only.
 pub(crate) fn reminder_number(note: &Notification) -> Option<u32> {
     match note.kind {

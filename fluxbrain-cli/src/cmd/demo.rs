@@ -35,6 +35,13 @@ pub struct Args {
     /// Reminder interval on the demo clock.
     #[arg(long, default_value = "1h", value_parser = parse_interval)]
     remind_interval: Duration,
+    /// Group wait on the demo clock: a new incident is held this long so that the objects
+    /// failing with it are in its first notification (the demo steps a minute at a time).
+    #[arg(long, default_value = "2m", value_parser = parse_interval)]
+    group_wait: Duration,
+    /// Group interval on the demo clock: at most one update per incident this often.
+    #[arg(long, default_value = "10m", value_parser = parse_interval)]
+    group_interval: Duration,
 }
 
 /// Runs the demo; 0 when it played to the end.
@@ -95,6 +102,8 @@ pub async fn play(args: &Args, sink: Sink) -> Result<Played, String> {
         EngineConfig {
             policy: PolicyConfig {
                 remind_every: (!args.remind_interval.is_zero()).then_some(args.remind_interval),
+                group_wait: args.group_wait,
+                group_interval: (!args.group_interval.is_zero()).then_some(args.group_interval),
             },
             ..EngineConfig::default()
         },
@@ -106,11 +115,15 @@ pub async fn play(args: &Args, sink: Sink) -> Result<Played, String> {
     say(
         &sink,
         &format!(
-            "fluxbrain demo: a simulated Flux cluster named \"demo\" (Kubernetes API at {url}).\n\
-             Playing {} of cluster time, a minute every {:?}; reminders every {} on this clock\n\
-             (a real `fluxbrain run` reminds every 4h by default). Notifications follow.\n\n",
+            "fluxbrain demo: a simulated Flux cluster, named \"demo\" in every notification (its\n\
+             Kubernetes API is served at {url}). Playing {} of cluster time, a minute every {:?}.\n\
+             On this clock a new failure is announced after {} (so that the objects failing with it\n\
+             are listed in the first message), changes to that list at most every {}, reminders\n\
+             every {} (a real `fluxbrain run`: 30s, 5m and 4h). Notifications follow.\n\n",
             fluxbrain_core::duration::format(args.duration),
             args.pace,
+            fluxbrain_core::duration::format(args.group_wait),
+            fluxbrain_core::duration::format(args.group_interval),
             fluxbrain_core::duration::format(args.remind_interval),
         ),
     );
@@ -144,13 +157,14 @@ pub async fn play(args: &Args, sink: Sink) -> Result<Played, String> {
     say(
         &sink,
         &format!(
-            "Summary: {} notifications: {} firing, {} reminders, {} resolved; {} incident(s) still open.\n\
-             Folded: a failing source's dependents were listed in its notification instead of \
-             notifying on their own.\n\
+            "Summary: {} notifications: {} firing, {} update(s), {} reminder(s), {} resolved; {} incident(s) still open.\n\
+             When a source fails, the objects that read from it fail too: they were listed in the\n\
+             source's notification (and its updates) instead of each sending their own.\n\
              Next: `fluxbrain run --once` reads your cluster (KUBECONFIG, FLUXBRAIN_CLUSTER); \
              `fluxbrain render` reads files.\n",
             played.notifications.len(),
             count(|k| *k == NotificationKind::Firing),
+            count(|k| *k == NotificationKind::Updated),
             count(|k| *k == NotificationKind::Reminder),
             count(|k| matches!(k, NotificationKind::Resolved(_))),
             open,

@@ -28,6 +28,9 @@ async fn watches_and_notifies_on_change() {
         .env("FLUXBRAIN_STATE", "memory")
         // A requeue far away: what follows must come from the watch.
         .env("FLUXBRAIN_REQUEUE_INTERVAL", "1h")
+        // The firings wait for the group wait, then come from its timer alone (no Lease
+        // rounds with a memory state, no requeue).
+        .env("FLUXBRAIN_GROUP_WAIT", "2s")
         .env("FLUXBRAIN_LOG_LEVEL", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -33,11 +33,13 @@ async fn the_story() {
         .collect();
     let firing = NotificationKind::Firing;
     let reminder = NotificationKind::Reminder;
+    let updated = NotificationKind::Updated;
     let recovered = NotificationKind::Resolved(Resolution::Recovered);
     let expected = [
         (firing, "GitRepository apps/shop"),
         (firing, "HelmRelease apps/redis"),
         (firing, "Kustomization flux-system/monitoring"),
+        (updated, "GitRepository apps/shop"),
         (recovered, "Kustomization flux-system/monitoring"),
         (reminder, "GitRepository apps/shop"),
         (reminder, "HelmRelease apps/redis"),
@@ -53,17 +55,28 @@ async fn the_story() {
         .collect();
     assert_eq!(story, expected);
 
-    // The source's reminder lists the Kustomizations folded into it.
-    let reminder = &played.notifications[4];
-    let affected: Vec<&str> = reminder.affected.iter().map(|a| a.key.as_str()).collect();
+    // The source's first message, held for the group wait, lists the Kustomizations that
+    // failed with it meanwhile; catalog, which notices later, arrives as an update.
+    let keys = |n: &fluxbrain_core::Notification| -> Vec<String> {
+        n.affected.iter().map(|a| a.key.clone()).collect()
+    };
+    let first = &played.notifications[0];
     assert_eq!(
-        affected,
+        keys(first),
         [
             "Kustomization/apps/checkout",
             "Kustomization/apps/frontend",
             "Kustomization/apps/storefront-ingress"
         ]
     );
+    let update = &played.notifications[3];
+    let change = update.change.as_ref().unwrap();
+    assert_eq!(change.joined, ["Kustomization/apps/catalog"]);
+    assert!(change.left.is_empty());
+    assert_eq!(keys(update).len(), 4);
+    assert_eq!(update.incident_id, first.incident_id);
+    // The reminder lists them all.
+    assert_eq!(keys(&played.notifications[5]).len(), 4);
 
     let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
     assert!(
@@ -79,5 +92,29 @@ async fn the_story() {
         "{text}"
     );
     assert!(!text.contains("ghp_"), "a token leaked:\n{text}");
-    assert!(text.contains("Summary: 11 notifications: 4 firing, 3 reminders, 4 resolved; 0 incident(s) still open."), "{text}");
+    assert!(
+        text.contains("DOWNSTREAM CHANGED  demo: GitRepository apps/shop"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 started failing with it:\n              - Kustomization/apps/catalog"),
+        "{text}"
+    );
+    // Evidence is shown, not counted: the source's event and the controller's log line.
+    assert!(
+        text.contains("evidence  event Warning GitOperationFailed: failed to checkout"),
+        "{text}"
+    );
+    assert!(
+        text.contains("log manager error: Reconciler error"),
+        "{text}"
+    );
+    assert!(!text.contains("item(s)"), "{text}");
+    // The header says what "demo" is; no internal words.
+    assert!(
+        text.contains("named \"demo\" in every notification"),
+        "{text}"
+    );
+    assert!(!text.to_lowercase().contains("fold"), "{text}");
+    assert!(text.contains("Summary: 12 notifications: 4 firing, 1 update(s), 3 reminder(s), 4 resolved; 0 incident(s) still open."), "{text}");
 }

@@ -245,3 +245,80 @@ fn an_input_read_twice_counts_once() {
         String::from_utf8_lossy(&twice.stdout)
     );
 }
+
+/// Two copies of one Kustomization that nothing orders (same generation, observed generation
+/// and condition time), one failing and one Ready: whatever the order, the failing copy is
+/// rendered, the problem names both files, and render exits 1.
+#[test]
+fn disagreeing_copies_are_named_and_the_failing_one_is_kept() {
+    let failing = r#"
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: payments, namespace: apps, generation: 3}
+spec:
+  interval: 10m
+  path: ./payments
+  sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}
+status:
+  observedGeneration: 3
+  conditions:
+  - {type: Ready, status: "False", reason: BuildFailed, message: "kustomize build failed", lastTransitionTime: "2026-04-21T09:00:00Z"}
+"#;
+    let healthy = failing
+        .replace(r#"status: "False", reason: BuildFailed, message: "kustomize build failed""#,
+                 r#"status: "True", reason: ReconciliationSucceeded, message: "Applied revision: main@sha1:1""#);
+    let dir = std::env::temp_dir().join(format!("fluxbrain-render-dup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a-export.yaml"), dir.join("b-export.yaml"));
+    for (first, second) in [(failing, healthy.as_str()), (healthy.as_str(), failing)] {
+        std::fs::write(&a, first).unwrap();
+        std::fs::write(&b, second).unwrap();
+        let out = fluxbrain(
+            &[
+                "render",
+                "--cluster",
+                "c",
+                "--now",
+                NOW,
+                a.to_str().unwrap(),
+                b.to_str().unwrap(),
+            ],
+            &[],
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains(r#""error_type":"BuildFailed""#), "{text}");
+        assert!(
+            err.contains("Kustomization apps/payments is given twice"),
+            "{err}"
+        );
+        assert!(
+            err.contains("a-export.yaml") && err.contains("b-export.yaml"),
+            "{err}"
+        );
+        assert!(
+            err.contains("(Ready=False (BuildFailed)), ignored"),
+            "{err}"
+        );
+        assert!(err.contains("failing copy is kept"), "{err}");
+    }
+    // The very same copy twice is no conflict.
+    std::fs::write(&a, failing).unwrap();
+    std::fs::write(&b, failing).unwrap();
+    let out = fluxbrain(
+        &[
+            "render",
+            "--cluster",
+            "c",
+            "--now",
+            NOW,
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(dir);
+}

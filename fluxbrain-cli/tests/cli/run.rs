@@ -110,6 +110,30 @@ const BAD_VALUES: &[(&str, &str, &str, &str)] = &[
         "-5m",
         "cannot be negative",
     ),
+    (
+        "--group-wait",
+        "FLUXBRAIN_GROUP_WAIT",
+        "soon",
+        "is not a duration",
+    ),
+    (
+        "--group-wait",
+        "FLUXBRAIN_GROUP_WAIT",
+        "-30s",
+        "cannot be negative",
+    ),
+    (
+        "--group-interval",
+        "FLUXBRAIN_GROUP_INTERVAL",
+        "5 apples",
+        "is not a duration",
+    ),
+    (
+        "--group-interval",
+        "FLUXBRAIN_GROUP_INTERVAL",
+        "-1m",
+        "cannot be negative",
+    ),
     ("--environment", "FLUXBRAIN_ENVIRONMENT", "prod", "prod"),
     (
         "--log-level",
@@ -215,4 +239,43 @@ fn a_missing_kubeconfig_is_named_once_with_how_to_point_at_a_cluster() {
     for needle in ["KUBECONFIG", "--context", "in a pod"] {
         assert!(err.contains(needle), "no {needle:?} in {err}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_wait_longer_than_the_requeue_interval_is_allowed_but_warned_about() {
+    let (_sim, server, kubeconfig) = crate::serve_basic("group-wait").await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fluxbrain"))
+        .arg("run")
+        .env("KUBECONFIG", &kubeconfig)
+        .env("FLUXBRAIN_CLUSTER", "basic")
+        .env("FLUXBRAIN_STATE", "memory")
+        .env("FLUXBRAIN_LISTEN", "off")
+        .env("FLUXBRAIN_LOG_FORMAT", "json")
+        .env("FLUXBRAIN_GROUP_WAIT", "10m")
+        .env("FLUXBRAIN_REQUEUE_INTERVAL", "1m")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let logs = crate::Logs::of(child.stderr.take().unwrap());
+    let mut warning = None;
+    tokio::task::block_in_place(|| {
+        logs.until("the warning", |line| {
+            if line["level"] == "WARN" {
+                warning = line["message"].as_str().map(str::to_owned);
+            }
+            warning.is_some()
+        });
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let warning = warning.unwrap();
+    assert!(
+        warning.starts_with(
+            "FLUXBRAIN_GROUP_WAIT (10m) is longer than FLUXBRAIN_REQUEUE_INTERVAL (1m)"
+        ),
+        "{warning}"
+    );
+    server.shutdown().await.unwrap();
+    let _ = std::fs::remove_file(kubeconfig);
 }

@@ -420,6 +420,14 @@ impl Engine {
         }
     }
 
+    /// The earliest time the policy has something to say that no change of the clusters will
+    /// prompt (an incident held for the group wait, an update waiting for its group
+    /// interval): the caller observes again then.
+    pub fn next_step(&self) -> Option<Time> {
+        self.state
+            .read(|state| crate::policy::next_deadline(&state.incidents, &self.config.policy))
+    }
+
     /// The earliest time notifier number `index` has something to attempt.
     pub async fn next_due(&self, index: usize) -> Option<Time> {
         let name = self.notifiers.get(index)?.name().to_owned();

@@ -160,6 +160,10 @@ pub mod conformance {
                 occurrence: 1,
                 folded_into: None,
                 fired: true,
+                hold_until: None,
+                announced: vec![],
+                announced_at: None,
+                updates: 0,
                 event: ev.clone(),
             };
             let note = crate::notification::Notification {
@@ -170,6 +174,7 @@ pub mod conformance {
                 at: ev.timestamp,
                 event: ev,
                 affected: vec![],
+                change: None,
                 analysis: None,
             };
             state.incidents.insert(key, record);

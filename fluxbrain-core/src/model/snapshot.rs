@@ -40,6 +40,48 @@ impl Snapshot {
     pub fn index(&self) -> SnapshotIndex<'_> {
         SnapshotIndex::new(self)
     }
+
+    /// Copies of one object that disagree although nothing says which is newer: the same
+    /// generation, observed generation and condition times, a different content (two exports
+    /// merged, a stale copy in a folder). The index keeps one of them by a fixed rule (the
+    /// failing copy first, so a failure is never hidden; then a total order on the content,
+    /// so the choice never depends on the input order); each pair is reported here so that
+    /// the caller can say so. Identical copies (the same file read twice) are not conflicts.
+    pub fn conflicts(&self) -> Vec<Conflict> {
+        let mut first: HashMap<&ObjectRef, usize> = HashMap::new();
+        let mut out = Vec::new();
+        for (i, object) in self.objects.iter().enumerate() {
+            let Some(&j) = first.get(&object.key) else {
+                first.insert(&object.key, i);
+                continue;
+            };
+            let (a, b) = (&self.objects[j], object);
+            if stamp(a) == stamp(b) && a != b {
+                let (kept, dropped) = if newer(b, a) { (i, j) } else { (j, i) };
+                out.push(Conflict {
+                    key: object.key.clone(),
+                    kept,
+                    dropped,
+                });
+            }
+            if newer(b, a) {
+                first.insert(&object.key, i);
+            }
+        }
+        out
+    }
+}
+
+/// Two copies of one object that disagree with nothing to order them (see
+/// [`Snapshot::conflicts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The object.
+    pub key: ObjectRef,
+    /// The index in [`Snapshot::objects`] of the copy kept.
+    pub kept: usize,
+    /// The index of the copy set aside.
+    pub dropped: usize,
 }
 
 /// Lookups over a [`Snapshot`]: objects by key, the events and log lines of each object, the
@@ -171,20 +213,29 @@ impl<'s> SnapshotIndex<'s> {
     }
 }
 
+/// What orders copies of one object: generation, observed generation, latest condition time.
+type Stamp = (Option<i64>, Option<i64>, Option<jiff::Timestamp>);
+
+fn stamp(o: &FluxObject) -> Stamp {
+    (
+        o.generation,
+        o.observed_generation,
+        o.conditions
+            .iter()
+            .filter_map(|c| c.last_transition_time)
+            .max(),
+    )
+}
+
 /// Whether `a` is a newer copy of the same object than `b`; a total order so that duplicates
-/// resolve the same way whatever the input order.
+/// resolve the same way whatever the input order. Between copies that nothing orders, the
+/// failing one wins (a failure is never hidden), then the larger content.
 fn newer(a: &FluxObject, b: &FluxObject) -> bool {
-    let stamp = |o: &FluxObject| {
-        (
-            o.generation,
-            o.observed_generation,
-            o.conditions
-                .iter()
-                .filter_map(|c| c.last_transition_time)
-                .max(),
-        )
-    };
-    match stamp(a).cmp(&stamp(b)) {
+    let failing = |o: &FluxObject| o.health() == Health::Failing;
+    match stamp(a)
+        .cmp(&stamp(b))
+        .then_with(|| failing(a).cmp(&failing(b)))
+    {
         std::cmp::Ordering::Equal => format!("{a:?}") > format!("{b:?}"),
         ordering => ordering.is_gt(),
     }

@@ -14,13 +14,25 @@ use super::incident::{IncidentKey, IncidentRecord};
 pub struct PolicyConfig {
     /// How often an open incident is reminded; `None` never.
     pub remind_every: Option<Duration>,
+    /// How long a new incident that fails on its own is held before it is announced, so that
+    /// the downstream objects failing with it within that time are in its first notification
+    /// (Alertmanager's `group_wait`). Zero announces at once.
+    pub group_wait: Duration,
+    /// At most one `updated` notification per this interval per incident, when the downstream
+    /// objects failing with it changed (Alertmanager's `group_interval`); `None` (or zero)
+    /// never sends updates.
+    pub group_interval: Option<Duration>,
 }
 
 impl Default for PolicyConfig {
-    /// Reminders every 4 hours, as the Go fluxbrain.
+    /// Reminders every 4 hours; no group wait and no updates (what an embedding that drives
+    /// the engine step by step expects). The `fluxbrain` binary's defaults are a 30 s group
+    /// wait and a 5 min group interval.
     fn default() -> Self {
         PolicyConfig {
             remind_every: Some(Duration::from_secs(4 * 3600)),
+            group_wait: Duration::ZERO,
+            group_interval: None,
         }
     }
 }
@@ -49,6 +61,8 @@ pub enum Decision {
     Fold(IncidentKey),
     /// The open incident, folded until now, has lost its failing upstream: it fires on its own.
     Unfold,
+    /// The open incident, held for the group wait, is announced now.
+    Announce,
     /// The open incident is due a reminder.
     Remind,
     /// The object fails differently: the open incident resolves as superseded and a new one
@@ -69,6 +83,7 @@ impl Decision {
             Decision::Fire => DecisionKind::Fire,
             Decision::Fold(_) => DecisionKind::Fold,
             Decision::Unfold => DecisionKind::Unfold,
+            Decision::Announce => DecisionKind::Announce,
             Decision::Remind => DecisionKind::Remind,
             Decision::Supersede { .. } => DecisionKind::Supersede,
             Decision::Resolve(_) => DecisionKind::Resolve,
@@ -87,6 +102,8 @@ pub enum DecisionKind {
     Fold,
     /// [`Decision::Unfold`].
     Unfold,
+    /// [`Decision::Announce`].
+    Announce,
     /// [`Decision::Remind`].
     Remind,
     /// [`Decision::Supersede`].
@@ -103,6 +120,7 @@ impl DecisionKind {
             DecisionKind::Fire => "fire",
             DecisionKind::Fold => "fold",
             DecisionKind::Unfold => "unfold",
+            DecisionKind::Announce => "announce",
             DecisionKind::Remind => "remind",
             DecisionKind::Supersede => "supersede",
             DecisionKind::Resolve => "resolve",
@@ -142,6 +160,13 @@ pub fn decide(
             (Some(_), None) => Decision::Unfold,
             (Some(was), Some(now_root)) if was != now_root => Decision::Fold(now_root.clone()),
             (Some(_), Some(_)) => Decision::Quiet,
+            // Held for the group wait: announced when it ends; a failing upstream that shows
+            // up meanwhile takes it in.
+            (None, Some(root)) if !incident.fired => Decision::Fold(root.clone()),
+            (None, None) if !incident.fired => match incident.hold_until {
+                Some(until) if now < until && !config.group_wait.is_zero() => Decision::Quiet,
+                _ => Decision::Announce,
+            },
             // An incident that fired on its own stays its own, even if its source fails later.
             (None, _) => match config.remind_every {
                 Some(every) if !every.is_zero() && due(incident.last_notified, every, now) => {
@@ -199,6 +224,10 @@ mod tests {
             occurrence: 1,
             fired: folded_into.is_none(),
             folded_into,
+            hold_until: None,
+            announced: vec![],
+            announced_at: None,
+            updates: 0,
             event: ErrorEvent {
                 id: "id".into(),
                 timestamp: t(0),
@@ -354,6 +383,7 @@ mod tests {
     fn zero_interval_never_reminds() {
         let cfg = PolicyConfig {
             remind_every: Some(Duration::ZERO),
+            ..PolicyConfig::default()
         };
         let own = record(None);
         let seen = failing("BuildFailed", None);
@@ -361,10 +391,50 @@ mod tests {
             decide(Some(&own), Some(&seen), t(1_000_000), &cfg),
             Decision::Quiet
         );
-        let never = PolicyConfig { remind_every: None };
+        let never = PolicyConfig {
+            remind_every: None,
+            ..PolicyConfig::default()
+        };
         assert_eq!(
             decide(Some(&own), Some(&seen), t(1_000_000), &never),
             Decision::Quiet
+        );
+    }
+
+    #[test]
+    fn a_held_incident_is_announced_when_its_wait_ends() {
+        let cfg = PolicyConfig {
+            group_wait: Duration::from_secs(30),
+            ..PolicyConfig::default()
+        };
+        let mut held = record(None);
+        held.fired = false;
+        held.hold_until = Some(t(30));
+        let seen = failing("BuildFailed", None);
+        assert_eq!(
+            decide(Some(&held), Some(&seen), t(29), &cfg),
+            Decision::Quiet
+        );
+        assert_eq!(
+            decide(Some(&held), Some(&seen), t(30), &cfg),
+            Decision::Announce
+        );
+        // A failing upstream that appears meanwhile takes it in.
+        let under = failing("BuildFailed", Some(key("root")));
+        assert_eq!(
+            decide(Some(&held), Some(&under), t(10), &cfg),
+            Decision::Fold(key("root"))
+        );
+        // Recovered before it was announced: it ends (silently, as it never fired).
+        assert_eq!(
+            decide(Some(&held), Some(&health(Health::Healthy)), t(10), &cfg),
+            Decision::Resolve(Resolution::Recovered)
+        );
+        // Without a group wait (once mode), a held incident is announced at once.
+        let at_once = PolicyConfig::default();
+        assert_eq!(
+            decide(Some(&held), Some(&seen), t(1), &at_once),
+            Decision::Announce
         );
     }
 }

@@ -70,8 +70,27 @@ pub struct IncidentRecord {
     /// The failing upstream it is folded into, while it is: it sends nothing of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folded_into: Option<IncidentKey>,
-    /// Whether it sent its own firing (a folded incident has not, and resolves silently).
+    /// Whether it sent its own firing (a folded incident has not, and resolves silently; nor
+    /// has one held for the group wait).
     pub fired: bool,
+    /// While a new incident is held for the group wait: when it is announced (if it still
+    /// fails on its own then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_until: Option<Time>,
+    /// The downstream objects (`Kind/namespace/name`, sorted) its last firing, reminder or
+    /// update listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub announced: Vec<String>,
+    /// When that list was last announced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announced_at: Option<Time>,
+    /// How many `updated` notifications it sent.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub updates: u32,
     /// Its latest event, without evidence (kept small: it is what a resolution reports).
     pub event: ErrorEvent,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

@@ -11,7 +11,7 @@ mod plan;
 
 pub use decide::{Decision, DecisionKind, Observed, PolicyConfig, decide};
 pub use incident::{IncidentKey, IncidentRecord};
-pub use plan::{Plan, plan};
+pub use plan::{Plan, next_deadline, plan};
 
 #[cfg(test)]
 mod tests;

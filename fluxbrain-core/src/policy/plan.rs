@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::errorbrain::ErrorEvent;
 use crate::event::Incident;
-use crate::notification::{AffectedObject, Notification, NotificationKind, Resolution};
+use crate::notification::{
+    AffectedChange, AffectedObject, Notification, NotificationKind, Resolution,
+};
 use crate::time::Time;
 
 use super::decide::{Decision, DecisionKind, Observed, PolicyConfig, decide};
@@ -60,14 +62,21 @@ pub fn plan(
         *plan.decisions.entry(decision.kind()).or_default() += 1;
         match decision {
             Decision::Quiet => {}
-            Decision::Fire => open(records, &key, None, now, event, &mut pending),
+            Decision::Fire => {
+                let hold = hold_until(now, config, None);
+                open(records, &key, None, hold, now, event, &mut pending);
+            }
             Decision::Fold(root) => match records.get_mut(&key) {
-                Some(record) => record.folded_into = Some(root),
-                None => open(records, &key, Some(root), now, event, &mut pending),
+                Some(record) => {
+                    record.folded_into = Some(root);
+                    record.hold_until = None;
+                }
+                None => open(records, &key, Some(root), None, now, event, &mut pending),
             },
-            Decision::Unfold => {
+            Decision::Unfold | Decision::Announce => {
                 if let Some(record) = records.get_mut(&key) {
                     record.folded_into = None;
+                    record.hold_until = None;
                     if !record.fired {
                         let incident = Incident {
                             started: record.started,
@@ -109,20 +118,30 @@ pub fn plan(
                 }
             }
             Decision::Supersede { fold_into } => {
-                close(records, &key, Resolution::Superseded, &mut pending);
-                open(records, &key, fold_into, now, event, &mut pending);
+                let closed = close(records, &key, Resolution::Superseded, &mut pending);
+                // A successor of an incident still held keeps its hold: a revision that moves
+                // on every cycle never postpones the announcement.
+                let held = closed.and_then(|r| r.hold_until);
+                let hold = match fold_into {
+                    Some(_) => None,
+                    None => hold_until(now, config, held),
+                };
+                open(records, &key, fold_into, hold, now, event, &mut pending);
             }
-            Decision::Resolve(resolution) => close(records, &key, resolution, &mut pending),
+            Decision::Resolve(resolution) => {
+                close(records, &key, resolution, &mut pending);
+            }
         }
     }
 
     let folded_now = folded_map(records);
+    updates(records, &folded_now, now, config, &mut pending);
     for (key, kind, ev, incident_id, occurrence) in pending {
         let affected_from = match kind {
             NotificationKind::Resolved(_) => &folded_before,
             _ => &folded_now,
         };
-        let affected = affected_from
+        let affected: Vec<AffectedObject> = affected_from
             .get(&key)
             .map(|keys| {
                 keys.iter()
@@ -137,25 +156,144 @@ pub fn plan(
                     .collect()
             })
             .unwrap_or_default();
+        let mut change = None;
+        let mut number = occurrence;
+        if let Some(record) = records.get_mut(&key) {
+            let listed: Vec<String> = affected.iter().map(|a| a.key.clone()).collect();
+            match kind {
+                NotificationKind::Firing | NotificationKind::Reminder => {
+                    record.announced = listed;
+                    record.announced_at = Some(now);
+                }
+                NotificationKind::Updated => {
+                    change = Some(AffectedChange {
+                        joined: difference(&listed, &record.announced),
+                        left: difference(&record.announced, &listed),
+                    });
+                    record.updates += 1;
+                    number = record.updates;
+                    record.announced = listed;
+                    record.announced_at = Some(now);
+                }
+                NotificationKind::Resolved(_) => {}
+            }
+        }
         plan.due.push(Notification {
-            id: Notification::id_for(&incident_id, kind, occurrence),
+            id: Notification::id_for(&incident_id, kind, number),
             kind,
             incident_id,
             occurrence,
             at: now,
             event: ev,
             affected,
+            change,
             analysis: None,
         });
     }
     plan
 }
 
-/// Opens an incident for `key`: announced on its own, or folded into `fold_into`.
+/// When a new incident failing on its own is announced: after the group wait, counted from
+/// `held` when it succeeds a held one; `None` (at once) without a group wait.
+fn hold_until(now: Time, config: &PolicyConfig, held: Option<Time>) -> Option<Time> {
+    if config.group_wait.is_zero() {
+        return None;
+    }
+    let wait = i64::try_from(config.group_wait.as_secs()).unwrap_or(i64::MAX / 2);
+    Some(held.unwrap_or_else(|| now.add_seconds(wait)))
+}
+
+/// `updated` notifications: every announced incident whose downstream objects differ from
+/// what it last listed, once the group interval since that listing has passed.
+fn updates(
+    records: &BTreeMap<IncidentKey, IncidentRecord>,
+    folded_now: &BTreeMap<IncidentKey, Vec<IncidentKey>>,
+    now: Time,
+    config: &PolicyConfig,
+    pending: &mut Vec<(IncidentKey, NotificationKind, ErrorEvent, String, u32)>,
+) {
+    let Some(interval) = config.group_interval.filter(|i| !i.is_zero()) else {
+        return;
+    };
+    let interval = i64::try_from(interval.as_secs()).unwrap_or(i64::MAX / 2);
+    for record in records.values() {
+        if !record.fired || record.folded_into.is_some() {
+            continue;
+        }
+        // Listed by a firing or reminder of this very cycle.
+        if pending.iter().any(|(k, ..)| *k == record.key) {
+            continue;
+        }
+        let mut current: Vec<String> = folded_now
+            .get(&record.key)
+            .map(|keys| keys.iter().map(IncidentKey::object).collect())
+            .unwrap_or_default();
+        current.sort();
+        if current == record.announced {
+            continue;
+        }
+        let since = record.announced_at.unwrap_or(record.last_notified);
+        if now < since.add_seconds(interval) {
+            continue;
+        }
+        pending.push((
+            record.key.clone(),
+            NotificationKind::Updated,
+            record.event.clone(),
+            record.id.clone(),
+            record.occurrence,
+        ));
+    }
+}
+
+/// The earliest time at which [`plan`] has something to do that no change of the cluster will
+/// prompt: an incident held for the group wait to announce, an update whose interval ends. Not
+/// reminders, which the caller's periodic step covers.
+pub fn next_deadline(
+    records: &BTreeMap<IncidentKey, IncidentRecord>,
+    config: &PolicyConfig,
+) -> Option<Time> {
+    let folded = folded_map(records);
+    let interval = config
+        .group_interval
+        .filter(|i| !i.is_zero())
+        .map(|i| i64::try_from(i.as_secs()).unwrap_or(i64::MAX / 2));
+    records
+        .values()
+        .filter_map(|r| {
+            if r.folded_into.is_some() {
+                return None;
+            }
+            if !r.fired {
+                return r.hold_until;
+            }
+            let mut current: Vec<String> = folded
+                .get(&r.key)
+                .map(|keys| keys.iter().map(IncidentKey::object).collect())
+                .unwrap_or_default();
+            current.sort();
+            (current != r.announced)
+                .then(|| interval.map(|i| r.announced_at.unwrap_or(r.last_notified).add_seconds(i)))
+                .flatten()
+        })
+        .min()
+}
+
+/// The items of `a` not in `b` (both sorted).
+fn difference(a: &[String], b: &[String]) -> Vec<String> {
+    a.iter()
+        .filter(|x| b.binary_search(x).is_err())
+        .cloned()
+        .collect()
+}
+
+/// Opens an incident for `key`: announced on its own (at once, or when `hold` ends), or
+/// folded into `fold_into`.
 fn open(
     records: &mut BTreeMap<IncidentKey, IncidentRecord>,
     key: &IncidentKey,
     fold_into: Option<IncidentKey>,
+    hold: Option<Time>,
     now: Time,
     event: &mut dyn FnMut(&IncidentKey, Option<Incident>) -> Option<ErrorEvent>,
     pending: &mut Vec<(IncidentKey, NotificationKind, ErrorEvent, String, u32)>,
@@ -163,7 +301,7 @@ fn open(
     let Some(ev) = event(key, None) else {
         return;
     };
-    let fired = fold_into.is_none();
+    let fired = fold_into.is_none() && hold.is_none_or(|until| now >= until);
     records.insert(
         key.clone(),
         IncidentRecord {
@@ -176,6 +314,10 @@ fn open(
             occurrence: 1,
             folded_into: fold_into,
             fired,
+            hold_until: if fired { None } else { hold },
+            announced: Vec::new(),
+            announced_at: None,
+            updates: 0,
             event: trimmed(&ev),
         },
     );
@@ -185,25 +327,25 @@ fn open(
     }
 }
 
-/// Closes the incident of `key`; announces it if it fired.
+/// Closes the incident of `key`; announces it if it fired (one never announced ends without
+/// a word). Returns what it was.
 fn close(
     records: &mut BTreeMap<IncidentKey, IncidentRecord>,
     key: &IncidentKey,
     resolution: Resolution,
     pending: &mut Vec<(IncidentKey, NotificationKind, ErrorEvent, String, u32)>,
-) {
-    let Some(record) = records.remove(key) else {
-        return;
-    };
+) -> Option<IncidentRecord> {
+    let record = records.remove(key)?;
     if record.fired {
         pending.push((
             key.clone(),
             NotificationKind::Resolved(resolution),
-            record.event,
-            record.id,
+            record.event.clone(),
+            record.id.clone(),
             record.occurrence,
         ));
     }
+    Some(record)
 }
 
 fn folded_map(

@@ -236,9 +236,13 @@ impl Runtime {
         let mut requeue = tokio::time::interval(self.config.requeue_interval);
         // The first step after taking over is logged whatever it finds.
         let mut first = true;
+        // When the policy has something due that no change will prompt (the group wait).
+        let mut policy_due: Option<Instant> = None;
         loop {
+            let due = policy_due.unwrap_or_else(Instant::now);
             tokio::select! {
                 () = shutdown.as_mut() => return None,
+                () = tokio::time::sleep_until(due), if policy_due.is_some() => {}
                 // Lease rounds only with an elector; alone, a step follows a change or the
                 // requeue interval, not a timer.
                 _ = lease_tick.tick(), if self.elector.is_some() => {}
@@ -290,6 +294,13 @@ impl Runtime {
             };
             let observations = self.collector.collect().await;
             let observed = engine.observe(&observations, self.clock.now()).await;
+            policy_due = engine.next_step().map(|at| {
+                let now = self.clock.now().timestamp().as_second();
+                // At least a second: a cluster that could not be read leaves its held incidents
+                // as they were, and must not make this a busy loop.
+                let wait = u64::try_from(at.timestamp().as_second() - now).unwrap_or(0);
+                Instant::now() + Duration::from_secs(wait.max(1))
+            });
             self.observer.step(&Step {
                 observations: &observations,
                 took: round.elapsed(),

@@ -154,10 +154,24 @@ async fn step(
     clock: &dyn Clock,
     go_on: &(dyn Fn() -> bool + Send + Sync),
 ) -> Result<OnceReport, OnceError> {
+    // One run sees one moment: a group wait would only postpone the notification to the next
+    // run. Dependents failing now are in the first notification; later ones arrive as
+    // updates from the runs that see them.
+    let mut config = config;
+    config.policy.group_wait = Duration::ZERO;
     let engine = Engine::start(store, notifiers, analyzer, config)
         .await
         .map_err(OnceError::Load)?;
     let observations = collector.collect().await;
+    for observation in observations.iter().flatten() {
+        for conflict in observation.snapshot.conflicts() {
+            tracing::warn!(
+                cluster = %observation.snapshot.cluster,
+                object = %format!("{} {}/{}", conflict.key.kind.as_str(), conflict.key.namespace, conflict.key.name),
+                "the collection holds two copies of this object that disagree with nothing to say which is newer; a failing copy is preferred, so a failure is never hidden"
+            );
+        }
+    }
     let observed = engine
         .observe(&observations, clock.now())
         .await

@@ -100,6 +100,7 @@ fn engine_config(remind: Duration) -> EngineConfig {
     EngineConfig {
         policy: PolicyConfig {
             remind_every: Some(remind),
+            ..PolicyConfig::default()
         },
         ..EngineConfig::default()
     }
@@ -434,4 +435,36 @@ async fn shutdown_cuts_a_hanging_delivery_at_the_grace_and_keeps_it() {
     assert!(rx.try_recv().is_err(), "nothing was delivered");
     let saved = store.load().await.unwrap().unwrap();
     assert_eq!(saved.outbox.len(), FAILING_AT_START, "nothing lost");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_held_incident_is_announced_when_the_group_wait_ends_without_any_change() {
+    let sim = simulator();
+    let (notifier, mut rx) = recorder(Duration::ZERO);
+    let mut engine = engine_config(Duration::from_secs(4 * 3600));
+    engine.policy.group_wait = Duration::from_secs(30);
+    let runtime = Runtime::new(
+        collector(&sim),
+        Arc::new(MemoryStore::new()),
+        vec![notifier],
+    )
+    .clock(clock())
+    .engine_config(engine)
+    .config(RuntimeConfig {
+        // Neither a requeue nor a Lease round comes before the wait ends: only its own timer.
+        requeue_interval: Duration::from_secs(3600),
+        ..RuntimeConfig::default()
+    });
+    let started = Instant::now();
+    let task = tokio::spawn(runtime.run(std::future::pending()));
+    for _ in 0..FAILING_AT_START {
+        let note = next(&mut rx, Duration::from_secs(120)).await;
+        assert_eq!(note.kind, NotificationKind::Firing);
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(30) && waited < Duration::from_secs(60),
+            "announced after {waited:?}, not when the 30 s group wait ended"
+        );
+    }
+    task.abort();
 }

@@ -63,6 +63,32 @@ pub(crate) fn reminder(note: &Notification) -> String {
     cut_chars(&out, MAX_BODY)
 }
 
+/// The comment posted when the downstream objects failing with the incident changed.
+pub(crate) fn updated(note: &Notification) -> String {
+    let f = Facts::of(note);
+    let mut out = format!(
+        "**Downstream changed** as of {}: {}.\n\n",
+        f.at,
+        crate::facts::change_summary(note).unwrap_or_default()
+    );
+    let (joined, left) = crate::facts::change_lists(note);
+    for (label, keys) in [
+        ("Started failing with it", joined),
+        ("No longer failing with it", left),
+    ] {
+        if keys.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("{label}:\n"));
+        for key in keys {
+            out.push_str(&format!("- {}\n", code(&key)));
+        }
+        out.push('\n');
+    }
+    affected(&mut out, &f);
+    cut_chars(&out, MAX_BODY)
+}
+
 /// The comment posted when the incident resolves (the issue is then closed).
 pub(crate) fn resolved(note: &Notification, resolution: Resolution) -> String {
     let f = Facts::of(note);

@@ -169,6 +169,17 @@ impl GithubNotifier {
                 self.comment(number, &body::reminder(note)).await?;
                 Ok(receipt(number))
             }
+            NotificationKind::Updated => {
+                let number = match known {
+                    Some(n) => n,
+                    None => match self.find_open(&label).await? {
+                        Some(n) => n,
+                        None => return Ok(receipt(self.open(note, &label).await?)),
+                    },
+                };
+                self.comment(number, &body::updated(note)).await?;
+                Ok(receipt(number))
+            }
             NotificationKind::Resolved(resolution) => {
                 let number = match known {
                     Some(n) => n,

@@ -28,6 +28,10 @@ pub(crate) enum Style {
     ResolvedReply(Resolution),
     /// The first message, rewritten to show the incident resolved.
     ResolvedRoot(Resolution),
+    /// The incident's first message, edited to list the downstream objects as they are now.
+    UpdatedRoot,
+    /// The thread reply of an `updated` notification: what changed.
+    UpdateReply,
 }
 
 const MARKER: &str = " …[cut to fit Slack]";
@@ -60,7 +64,16 @@ pub(crate) fn incident(note: &Notification, style: Style) -> Message {
                 note.occurrence.saturating_sub(1),
             )));
         }
-        Style::Full | Style::ResolvedRoot(_) => {
+        Style::UpdateReply => {
+            blocks.push(section(&format!(
+                "*Downstream changed* as of {}: {}.",
+                esc(&f.at),
+                esc(&crate::facts::change_summary(note).unwrap_or_default()),
+            )));
+            push_change(&mut blocks, note);
+            push_affected(&mut blocks, &f);
+        }
+        Style::Full | Style::ResolvedRoot(_) | Style::UpdatedRoot => {
             blocks.push(Block::Header {
                 text: Text::PlainText {
                     text: fit(&title, limits::HEADER, |s| s.to_owned()),
@@ -73,6 +86,9 @@ pub(crate) fn incident(note: &Notification, style: Style) -> Message {
             });
             blocks.push(message_block(&f));
             push_source(&mut blocks, &f);
+            if style == Style::Full {
+                push_change(&mut blocks, note);
+            }
             push_affected(&mut blocks, &f);
             if !matches!(style, Style::ResolvedRoot(_)) {
                 push_analysis(&mut blocks, &f);
@@ -191,6 +207,11 @@ fn title(f: &Facts, note: &Notification, style: Style) -> String {
                 f.cluster
             )
         }
+        (Style::UpdatedRoot, _) => format!(":red_circle: {object} failing on {}", f.cluster),
+        (_, fluxbrain_core::NotificationKind::Updated) => format!(
+            ":large_blue_circle: Downstream changed: {object} on {}",
+            f.cluster
+        ),
         (_, fluxbrain_core::NotificationKind::Reminder) => format!(
             ":large_orange_circle: Still failing (reminder {}): {object} on {}",
             reminder(note),
@@ -299,6 +320,33 @@ fn push_affected(blocks: &mut Vec<Block>, f: &Facts) {
         text.push_str(&format!("\n…and {} more", f.affected.len() - shown));
     }
     blocks.push(section_raw(text));
+}
+
+/// An `updated` notification's change: the objects that joined and those that left.
+fn push_change(blocks: &mut Vec<Block>, note: &Notification) {
+    let (joined, left) = crate::facts::change_lists(note);
+    for (label, keys) in [
+        ("Started failing with it", joined),
+        ("No longer failing with it", left),
+    ] {
+        if keys.is_empty() {
+            continue;
+        }
+        let mut text = format!("*{label}* ({})", keys.len());
+        let mut shown = 0;
+        for key in &keys {
+            let line = format!("\n• {}", code(key));
+            if utf16_len(&text) + utf16_len(&line) > limits::SECTION - 40 {
+                break;
+            }
+            text.push_str(&line);
+            shown += 1;
+        }
+        if shown < keys.len() {
+            text.push_str(&format!("\n…and {} more", keys.len() - shown));
+        }
+        blocks.push(section_raw(text));
+    }
 }
 
 fn push_analysis(blocks: &mut Vec<Block>, f: &Facts) {

@@ -263,6 +263,26 @@ impl SlackNotifier {
                 .await?;
                 Ok(receipt(&thread, thread.summary))
             }
+            (NotificationKind::Updated, Some(thread)) => {
+                if !thread.summary {
+                    let root = message::incident(note, Style::UpdatedRoot);
+                    match self.update(&thread, &root).await {
+                        Ok(()) => {}
+                        // The first message is gone or no longer editable: the reply still says it.
+                        Err(e) if e.retry() == Retry::Never => {
+                            tracing::warn!(notifier = NAME, notification = %note.id, error = %e, "could not update the first message");
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                self.post(
+                    &thread.channel,
+                    Some(&thread.ts),
+                    &message::incident(note, Style::UpdateReply),
+                )
+                .await?;
+                Ok(receipt(&thread, thread.summary))
+            }
             (NotificationKind::Resolved(resolution), Some(thread)) => {
                 if !thread.summary {
                     let root = message::incident(note, Style::ResolvedRoot(resolution));

@@ -3,10 +3,13 @@
 //! Field order is declaration order and part of the contract: the body bytes of one
 //! notification are the same on every run, which is what a signature is computed over.
 
-use fluxbrain_core::{AffectedObject, Analysis, ErrorEvent, Notification, NotificationKind, Time};
+use fluxbrain_core::{
+    AffectedChange, AffectedObject, Analysis, ErrorEvent, Notification, NotificationKind, Time,
+};
 use serde::Serialize;
 
-/// `{"notification": {...}, "event": <ErrorEvent>, "affected": [...], "analysis": ... | null}`.
+/// `{"notification": {...}, "event": <ErrorEvent>, "affected": [...], "analysis": ... | null}`,
+/// and for `updated` also `"change": {"joined": [...], "left": [...]}` after `affected`.
 #[derive(Debug, Serialize)]
 pub struct Envelope<'a> {
     /// What this notification says about its incident.
@@ -15,6 +18,10 @@ pub struct Envelope<'a> {
     pub event: &'a ErrorEvent,
     /// Downstream objects folded into the incident, sorted.
     pub affected: &'a [AffectedObject],
+    /// For `updated` only: `Kind/namespace/name` of the objects that started failing with the
+    /// incident and of those that no longer do, since they were last announced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<&'a AffectedChange>,
     /// errorbrain's analysis (`{"kind": "verdict", "verdict": {...}}` or
     /// `{"kind": "text", "explanation": "..."}`), or `null`.
     pub analysis: Option<&'a Analysis>,
@@ -25,7 +32,7 @@ pub struct Envelope<'a> {
 pub struct EnvelopeHeader<'a> {
     /// The notification's stable id, also sent as `Idempotency-Key`.
     pub id: &'a str,
-    /// `firing`, `reminder` or `resolved`.
+    /// `firing`, `reminder`, `updated` or `resolved`.
     pub kind: &'static str,
     /// For `resolved` only: `recovered`, `superseded`, `deleted` or `suspended`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,7 +51,9 @@ impl<'a> Envelope<'a> {
     pub fn new(note: &'a Notification, analysis: Option<&'a Analysis>) -> Envelope<'a> {
         let resolution = match note.kind {
             NotificationKind::Resolved(r) => Some(r.as_str()),
-            NotificationKind::Firing | NotificationKind::Reminder => None,
+            NotificationKind::Firing | NotificationKind::Reminder | NotificationKind::Updated => {
+                None
+            }
         };
         Envelope {
             notification: EnvelopeHeader {
@@ -57,6 +66,7 @@ impl<'a> Envelope<'a> {
             },
             event: &note.event,
             affected: &note.affected,
+            change: note.change.as_ref(),
             analysis,
         }
     }

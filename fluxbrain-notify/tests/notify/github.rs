@@ -346,3 +346,40 @@ async fn a_rejected_create_is_not_retried() {
         err.message
     );
 }
+
+#[tokio::test]
+async fn an_update_comments_on_the_incident_issue() {
+    let server = MockServer::start().await;
+    search()
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    api("POST", "/issues/42/comments")
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let thread = Receipt {
+        reference: Some("42".into()),
+    };
+    let r = github(&server)
+        .deliver(&crate::support::updated(), Some(&thread))
+        .await
+        .unwrap();
+    assert_eq!(r.reference.as_deref(), Some("42"));
+    let all = server.received_requests().await.unwrap();
+    let body = json(&all[0])["body"].as_str().unwrap().to_owned();
+    assert!(
+        body.starts_with("**Downstream changed** as of 2026-04-21T09:30:00Z: 1 object started failing with it; 1 object no longer fails with it."),
+        "{body}"
+    );
+    assert!(
+        body.contains("Started failing with it:\n- `HelmRelease/shop/cart`"),
+        "{body}"
+    );
+    assert!(
+        body.contains("No longer failing with it:\n- `HelmRelease/shop/checkout`"),
+        "{body}"
+    );
+}

@@ -508,3 +508,87 @@ async fn long_messages_are_cut_to_slack_limits() {
     assert!(!text.contains("<!channel>"), "mentions are escaped");
     assert!(text.contains("&lt;!channel&gt;"));
 }
+
+#[tokio::test]
+async fn an_update_edits_the_first_message_and_says_what_changed_in_its_thread() {
+    let server = MockServer::start().await;
+    mount_api(&server, "chat.update", ok("C0FLUX", "1714000000.000100")).await;
+    mount_api(
+        &server,
+        "chat.postMessage",
+        ok("C0FLUX", "1714000000.000200"),
+    )
+    .await;
+    let thread = Receipt {
+        reference: Some("C0FLUX:1714000000.000100".into()),
+    };
+    let r = bot(&server)
+        .deliver(&crate::support::updated(), Some(&thread))
+        .await
+        .unwrap();
+    assert_eq!(r.reference.as_deref(), Some("C0FLUX:1714000000.000100"));
+
+    let all = server.received_requests().await.unwrap();
+    let paths: Vec<&str> = all.iter().map(|r| r.url.path()).collect();
+    assert_eq!(paths, ["/api/chat.update", "/api/chat.postMessage"]);
+    // The first message, edited: still the firing's headline, now listing both objects.
+    let root = json(&all[0]);
+    assert_eq!(
+        (root["channel"].as_str(), root["ts"].as_str()),
+        (Some("C0FLUX"), Some("1714000000.000100"))
+    );
+    assert!(
+        root["text"].as_str().unwrap().starts_with(":red_circle: "),
+        "{root}"
+    );
+    let root_text = texts(&root).join("\n");
+    assert!(
+        root_text.contains("*Downstream objects affected* (2)"),
+        "{root_text}"
+    );
+    assert!(root_text.contains("`HelmRelease/shop/cart`"), "{root_text}");
+    // The reply: what changed.
+    let reply = json(&all[1]);
+    assert_eq!(reply["thread_ts"], "1714000000.000100");
+    let text = texts(&reply).join("\n");
+    assert!(
+        text.starts_with(
+            "*Downstream changed* as of 2026-04-21T09:30:00Z: 1 object started failing with it; 1 object no longer fails with it."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("*Started failing with it* (1)\n• `HelmRelease/shop/cart`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("*No longer failing with it* (1)\n• `HelmRelease/shop/checkout`"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_update_through_an_incoming_webhook_is_a_message_of_its_own() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/services/T000/B000/hooksecret"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    hook(&server)
+        .deliver(&crate::support::updated(), None)
+        .await
+        .unwrap();
+    let body = json(&server.received_requests().await.unwrap()[0]);
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(":large_blue_circle: Downstream changed: "),
+        "{body}"
+    );
+    let text = texts(&body).join("\n");
+    assert!(text.contains("*Started failing with it* (1)"), "{text}");
+    assert!(text.contains("*No longer failing with it* (1)"), "{text}");
+}

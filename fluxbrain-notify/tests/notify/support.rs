@@ -93,6 +93,7 @@ pub fn note_for(event: ErrorEvent, kind: NotificationKind, occurrence: u32) -> N
         at: now(),
         event,
         affected: Vec::new(),
+        change: None,
         analysis: None,
     }
 }
@@ -212,4 +213,16 @@ pub fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<>
 /// The JSON body of a received request.
 pub fn json(request: &wiremock::Request) -> serde_json::Value {
     serde_json::from_slice(&request.body).unwrap()
+}
+
+/// An `updated` notification (update number 1): `cart` joined, `checkout` left; both
+/// objects of [`affected`] are listed now.
+pub fn updated() -> Notification {
+    let mut note = note(NotificationKind::Updated, 1);
+    note.affected = affected();
+    note.change = Some(fluxbrain_core::AffectedChange {
+        joined: vec!["HelmRelease/shop/cart".into()],
+        left: vec!["HelmRelease/shop/checkout".into()],
+    });
+    note
 }

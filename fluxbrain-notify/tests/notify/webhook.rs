@@ -212,3 +212,31 @@ async fn analysis_in_the_envelope_is_redacted() {
     assert_eq!(v["analysis"]["kind"], "text");
     assert_eq!(v["analysis"]["explanation"], "rotate [REDACTED] now");
 }
+
+#[tokio::test]
+async fn an_update_is_an_updated_envelope_with_its_change_and_its_own_key() {
+    let server = MockServer::start().await;
+    let n = support::updated();
+    assert_eq!(n.id, format!("{}:updated:1", n.incident_id));
+    Mock::given(method("POST"))
+        .and(path("/hooks/fluxbrain"))
+        .and(header("idempotency-key", n.id.as_str()))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    notifier(&server, None, WebhookFormat::Envelope)
+        .deliver(&n, None)
+        .await
+        .unwrap();
+    let request = &server.received_requests().await.unwrap()[0];
+    let body = String::from_utf8(request.body.clone()).unwrap();
+    assert!(
+        body.contains(r#""change":{"joined":["HelmRelease/shop/cart"],"left":["HelmRelease/shop/checkout"]},"analysis":null}"#),
+        "{body}"
+    );
+    let v = json(request);
+    assert_eq!(v["notification"]["kind"], "updated");
+    assert!(v["notification"].get("resolution").is_none());
+    assert_eq!(v["affected"].as_array().unwrap().len(), 2);
+}

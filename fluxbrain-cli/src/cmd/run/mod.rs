@@ -89,6 +89,15 @@ pub struct Args {
     /// How often an open incident is reminded (`4h`, `30m`; `0` = never).
     #[arg(long, env = "FLUXBRAIN_REMIND_INTERVAL", default_value = "4h")]
     pub(crate) remind_interval: String,
+    /// How long a new incident is held before its first notification, so that the objects
+    /// failing with it meanwhile are listed in it (`30s`; `0` = at once). Once mode announces
+    /// at once: a run sees one moment.
+    #[arg(long, env = "FLUXBRAIN_GROUP_WAIT", default_value = "30s")]
+    pub(crate) group_wait: String,
+    /// At most one `updated` notification per incident per this interval, when the objects
+    /// failing with it change (`5m`; `0` = never).
+    #[arg(long, env = "FLUXBRAIN_GROUP_INTERVAL", default_value = "5m")]
+    pub(crate) group_interval: String,
     /// `source.environment` of every event (local, development, staging, production).
     #[arg(long, env = "FLUXBRAIN_ENVIRONMENT")]
     pub(crate) environment: Option<String>,
@@ -118,6 +127,9 @@ pub fn run(args: Args, given: Given<'_>) -> ExitCode {
         Err(e) => return e.report("run"),
     };
     init_logging(settings.log_level, settings.log_format);
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
+    }
     match runtime.block_on(run_async(settings)) {
         Ok(code) => code,
         Err(e) => e.report("run"),

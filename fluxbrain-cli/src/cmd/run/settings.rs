@@ -43,6 +43,8 @@ pub(super) struct RunSettings {
     pub identity: String,
     /// The clusters' settings, read from the kubeconfig (no cluster contacted).
     pub collector: CollectorConfig,
+    /// Settings that are valid but probably not what was meant, to log once logging is on.
+    pub warnings: Vec<String>,
 }
 
 impl RunSettings {
@@ -77,6 +79,28 @@ impl RunSettings {
             Some(&args.remind_interval),
             fluxbrain_core::duration::parse,
         );
+        let group_wait = problems
+            .parse(
+                "group_wait",
+                Some(&args.group_wait),
+                fluxbrain_core::duration::parse,
+            )
+            .unwrap_or_default();
+        let group_interval = problems.parse(
+            "group_interval",
+            Some(&args.group_interval),
+            fluxbrain_core::duration::parse,
+        );
+        let mut warnings = Vec::new();
+        if !once && group_wait > requeue_interval {
+            warnings.push(format!(
+                "{} ({}) is longer than {} ({}): a new incident waits longer than a full resync before its first notification",
+                given.name("group_wait"),
+                fluxbrain_core::duration::format(group_wait),
+                given.name("requeue_interval"),
+                fluxbrain_core::duration::format(requeue_interval),
+            ));
+        }
         let environment = problems.parse("environment", args.environment.as_deref(), |s| {
             s.parse::<fluxbrain_core::Environment>()
         });
@@ -151,6 +175,8 @@ impl RunSettings {
         let engine = EngineConfig {
             policy: PolicyConfig {
                 remind_every: remind.filter(|r| !r.is_zero()),
+                group_wait,
+                group_interval: group_interval.filter(|i| !i.is_zero()),
             },
             build: build_options(environment, &args.tags),
             ..EngineConfig::default()
@@ -170,6 +196,7 @@ impl RunSettings {
             identity,
             // Set whenever `problems` was empty.
             collector: collector.unwrap_or_else(|| CollectorConfig::new(Vec::new())),
+            warnings,
         })
     }
 }
