@@ -6,6 +6,7 @@ mod end_to_end;
 mod endpoints;
 mod failover;
 mod rbac;
+mod reference;
 mod render;
 mod run;
 mod secrets;

@@ -202,6 +202,30 @@ pub mod conformance {
         state
     }
 
+    /// What the engine expects of every [`Analyzer`](crate::Analyzer), checked on one
+    /// realistic failing event: `analyze` never panics, and a failure is a value that names
+    /// the analyzer and says what went wrong. Returns the answer for the caller's own checks.
+    /// Time is the caller's to bound (wrap the call in its runtime's timeout): the engine never
+    /// waits longer than the analyzer's own timeout.
+    pub async fn analyzer(
+        analyzer: &dyn crate::Analyzer,
+    ) -> Result<crate::Analysis, crate::AnalyzerError> {
+        use futures::FutureExt;
+        let event = crate::conformance_event();
+        let answer = std::panic::AssertUnwindSafe(analyzer.analyze(&event))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| panic!("analyzer {} panicked", analyzer.name()));
+        if let Err(e) = &answer {
+            assert_eq!(e.analyzer, analyzer.name(), "the error names its analyzer");
+            assert!(
+                !e.message.trim().is_empty(),
+                "the error says what went wrong"
+            );
+        }
+        answer
+    }
+
     /// Runs the suite against an empty `store`.
     pub async fn run(store: &dyn StateStore) {
         assert_eq!(store.load().await.unwrap(), None, "a new store is empty");

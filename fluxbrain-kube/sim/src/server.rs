@@ -57,7 +57,7 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
-    /// A kubeconfig for this server (see [`kubeconfig`]).
+    /// A kubeconfig for this server (see [`crate::kubeconfig`]).
     /// With RBAC on, its user carries the ServiceAccount's token.
     pub fn kubeconfig(&self) -> String {
         let token = self.sim.rbac().map(|r| r.token());
