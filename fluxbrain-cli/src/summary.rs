@@ -95,6 +95,12 @@ pub struct NotifierSummary {
     pub pending: u64,
     /// Notifications it refused for good.
     pub dead_letters: u64,
+    /// Attempts the destination throttled (429, rate limits): flow control, not failures.
+    #[serde(default)]
+    pub throttled: u64,
+    /// While it waits (throttled, or backing off after failures): until when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<fluxbrain_core::Time>,
 }
 
 impl Summary {
@@ -118,6 +124,8 @@ impl Summary {
                 let summary = NotifierSummary {
                     sent: n.sent,
                     failed: n.failed,
+                    throttled: n.throttled,
+                    paused_until: n.paused_until,
                     ..NotifierSummary::default()
                 };
                 (name.clone(), summary)

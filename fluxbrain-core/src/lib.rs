@@ -52,6 +52,65 @@
 //! let bytes = canonical::to_vec(&events[0]);
 //! assert!(bytes.starts_with(b"{\"id\":\""));
 //! ```
+//!
+//! The engine over a memory store, with a notifier that records what it is given (any
+//! executor drives it; the engine needs no runtime of its own):
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use fluxbrain_core::{
+//!     ClusterObservation, DeliveryError, Document, Engine, EngineConfig, MemoryStore,
+//!     Notification, NotificationKind, Notifier, Receipt, Snapshot, Time, parse_document,
+//! };
+//!
+//! #[derive(Debug, Default)]
+//! struct Recorder(Mutex<Vec<Notification>>);
+//!
+//! #[async_trait::async_trait]
+//! impl Notifier for Recorder {
+//!     fn name(&self) -> &str {
+//!         "recorder"
+//!     }
+//!     async fn deliver(&self, note: &Notification, _: Option<&Receipt>) -> Result<Receipt, DeliveryError> {
+//!         self.0.lock().unwrap().push(note.clone());
+//!         Ok(Receipt::default())
+//!     }
+//! }
+//!
+//! # futures::executor::block_on(async {
+//! let failing = serde_json::json!({
+//!     "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+//!     "metadata": {"name": "apps", "namespace": "flux-system"},
+//!     "status": {"conditions": [{"type": "Ready", "status": "False",
+//!         "reason": "GitOperationFailed", "message": "authentication required",
+//!         "lastTransitionTime": "2026-04-21T09:00:00Z"}]}
+//! });
+//! let mut snapshot = Snapshot::new("prod");
+//! for doc in parse_document(&failing, &mut Vec::new()) {
+//!     if let Ok(Document::Object(o)) = doc {
+//!         snapshot.objects.push(o.into());
+//!     }
+//! }
+//! let recorder = Arc::new(Recorder::default());
+//! let engine = Engine::start(
+//!     Arc::new(MemoryStore::new()),
+//!     vec![recorder.clone()],
+//!     None,
+//!     EngineConfig::default(),
+//! )
+//! .await
+//! .unwrap();
+//! let now = Time::parse("2026-04-21T09:30:00Z").unwrap();
+//! let observation = ClusterObservation { snapshot, unobserved: vec![] };
+//! let report = engine.observe(&[Ok(observation.clone())], now).await.unwrap();
+//! assert_eq!(report.notifications.len(), 1);
+//! engine.deliver(0, now, 0.5).await.unwrap();
+//! assert_eq!(recorder.0.lock().unwrap()[0].kind, NotificationKind::Firing);
+//! // The same failure a minute later: nothing new to say.
+//! let again = engine.observe(&[Ok(observation)], now.add_seconds(60)).await.unwrap();
+//! assert!(again.notifications.is_empty());
+//! # });
+//! ```
 
 #![deny(missing_docs)]
 #![cfg_attr(

@@ -160,8 +160,19 @@ pub struct Receipt {
 pub enum Retry {
     /// Sending again will not change the answer (a 4xx other than 429, a bad configuration).
     Never,
-    /// A passing failure; `after` is the destination's own `Retry-After`, when it gave one.
+    /// A passing failure (5xx, a timeout, a connection error); `after` is the destination's
+    /// own `Retry-After`, when it gave one. Consecutive failures back off exponentially.
     After(Option<Duration>),
+    /// Not a failure: the destination asked to slow down (429, a rate limit) for this long.
+    /// The notifier pauses until then, the failure backoff does not grow, and a notification
+    /// is never given up for being throttled.
+    Throttled(Duration),
+}
+
+impl Retry {
+    /// The longest a destination's own wait is trusted: a `Retry-After` of a day is a broken
+    /// header, not a plan.
+    pub const LONGEST_WAIT: Duration = Duration::from_secs(3600);
 }
 
 /// A failed delivery. The message names the notifier and host, never a secret.

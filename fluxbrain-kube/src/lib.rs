@@ -16,6 +16,43 @@
 //!
 //! What it deliberately is not: a Kubernetes object cache (it keeps only the facts core
 //! parses), or a test server (that is the `fluxbrain-sim` crate).
+//!
+//! The collector over a simulated cluster, served in process (a real cluster: build the
+//! [`ClusterConfig`] from a `kube::Config` instead):
+//!
+//! ```
+//! use fluxbrain_core::Collector;
+//! use fluxbrain_kube::collector::{ClusterConfig, CollectorConfig, KubeCollector};
+//! use fluxbrain_sim::{Config, Simulator, State};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let mut state = State::new();
+//! state
+//!     .load_str(
+//!         r#"
+//! apiVersion: kustomize.toolkit.fluxcd.io/v1
+//! kind: Kustomization
+//! metadata: {name: apps, namespace: flux-system}
+//! spec: {interval: 10m, path: ./apps, sourceRef: {kind: GitRepository, name: flux-system}}
+//! status:
+//!   conditions:
+//!   - {type: Ready, status: "False", reason: BuildFailed, message: "kustomize build failed"}
+//! "#,
+//!         "inline",
+//!     )
+//!     .unwrap();
+//! let sim = Simulator::new(state, Config::default()).unwrap();
+//! let client = kube::Client::new(sim.service(), "default");
+//! let config = CollectorConfig::new(vec![ClusterConfig::with_client("prod", client)]);
+//! let collector = KubeCollector::new(config).unwrap();
+//! // Once mode lists; `collector.start()` would watch instead.
+//! let observations = collector.collect().await;
+//! let snapshot = &observations[0].as_ref().unwrap().snapshot;
+//! assert_eq!(snapshot.cluster, "prod");
+//! assert_eq!(snapshot.objects[0].key.name, "apps");
+//! # }
+//! ```
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),

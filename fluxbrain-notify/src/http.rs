@@ -230,11 +230,12 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8], now: Times
     let reset = rate_limit_reset(headers, now);
     let exhausted = header_str(headers, "x-ratelimit-remaining").is_some_and(|v| v.trim() == "0");
     match status.as_u16() {
-        429 => Retry::After(retry_after.or(reset).or(Some(RATE_LIMIT_FALLBACK))),
-        403 if exhausted || retry_after.is_some() || says_rate_limit(body) => Retry::After(
+        // Flow control, not failure: the destination says when to come back.
+        429 => Retry::Throttled(retry_after.or(reset).unwrap_or(RATE_LIMIT_FALLBACK)),
+        403 if exhausted || retry_after.is_some() || says_rate_limit(body) => Retry::Throttled(
             retry_after
                 .or(if exhausted { reset } else { None })
-                .or(Some(RATE_LIMIT_FALLBACK)),
+                .unwrap_or(RATE_LIMIT_FALLBACK),
         ),
         408 => Retry::After(retry_after),
         500..=599 => Retry::After(retry_after),
@@ -243,16 +244,44 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8], now: Times
 }
 
 /// `Retry-After` as delta-seconds or an HTTP date, relative to `now` (a date in the past is
-/// zero).
+/// zero). Never trusted blindly: a wait longer than [`Retry::LONGEST_WAIT`] is capped to it,
+/// and a value that is neither (negative, a fraction, garbage) is ignored (the caller's own
+/// wait applies); each is logged once per process, not on every answer.
 pub fn retry_after(headers: &HeaderMap, now: Timestamp) -> Option<Duration> {
-    let value = header_str(headers, header::RETRY_AFTER.as_str())?
-        .trim()
-        .to_owned();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static CAPPED: AtomicBool = AtomicBool::new(false);
+    static IGNORED: AtomicBool = AtomicBool::new(false);
+    let raw = headers.get(header::RETRY_AFTER)?;
+    let value = raw.to_str().unwrap_or_default().trim().to_owned();
+    let wait = value
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+        .or_else(|| {
+            let date = jiff::fmt::rfc2822::parse(&value).ok()?.timestamp();
+            Some(until(now, date))
+        });
+    match wait {
+        Some(wait) if wait > Retry::LONGEST_WAIT => {
+            if !CAPPED.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    retry_after = %value.chars().take(64).collect::<String>(),
+                    "a destination asked to wait longer than an hour; waiting an hour (logged once)"
+                );
+            }
+            Some(Retry::LONGEST_WAIT)
+        }
+        Some(wait) => Some(wait),
+        None => {
+            if !IGNORED.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    retry_after = %value.chars().take(64).collect::<String>(),
+                    "ignoring a Retry-After that is neither seconds nor an HTTP date (logged once)"
+                );
+            }
+            None
+        }
     }
-    let date = jiff::fmt::rfc2822::parse(&value).ok()?.timestamp();
-    Some(until(now, date))
 }
 
 /// GitHub's `x-ratelimit-reset` (UTC epoch seconds) as a wait from `now`.
@@ -402,23 +431,43 @@ mod tests {
         let h = headers(&[("retry-after", "30")]);
         assert_eq!(
             classify(status(429), &h, b"", now()),
-            Retry::After(Some(Duration::from_secs(30)))
+            Retry::Throttled(Duration::from_secs(30))
         );
         let h = headers(&[("retry-after", "Tue, 21 Apr 2026 09:31:00 GMT")]);
         assert_eq!(
             classify(status(429), &h, b"", now()),
-            Retry::After(Some(Duration::from_secs(60)))
+            Retry::Throttled(Duration::from_secs(60))
         );
         let h = headers(&[("retry-after", "Tue, 21 Apr 2026 09:00:00 GMT")]);
         assert_eq!(
             classify(status(429), &h, b"", now()),
-            Retry::After(Some(Duration::ZERO))
+            Retry::Throttled(Duration::ZERO)
         );
         // No header: GitHub's documented minimum wait.
         assert_eq!(
             classify(status(429), &HeaderMap::new(), b"", now()),
-            Retry::After(Some(Duration::from_secs(60)))
+            Retry::Throttled(Duration::from_secs(60))
         );
+    }
+
+    #[test]
+    fn a_retry_after_is_never_trusted_blindly() {
+        // A day is capped to an hour; garbage and negative values are ignored, so the
+        // fallback wait applies.
+        let h = headers(&[("retry-after", "86400")]);
+        assert_eq!(
+            classify(status(429), &h, b"", now()),
+            Retry::Throttled(Retry::LONGEST_WAIT)
+        );
+        for garbage in ["-5", "soon", "1.5", ""] {
+            let h = headers(&[("retry-after", garbage)]);
+            assert_eq!(
+                classify(status(429), &h, b"", now()),
+                Retry::Throttled(Duration::from_secs(60)),
+                "{garbage:?}"
+            );
+            assert_eq!(classify(status(503), &h, b"", now()), Retry::After(None));
+        }
     }
 
     #[test]
@@ -430,11 +479,11 @@ mod tests {
         ]);
         assert_eq!(
             classify(status(403), &h, b"", now()),
-            Retry::After(Some(Duration::from_secs(120)))
+            Retry::Throttled(Duration::from_secs(120))
         );
         assert_eq!(
             classify(status(429), &h, b"", now()),
-            Retry::After(Some(Duration::from_secs(120)))
+            Retry::Throttled(Duration::from_secs(120))
         );
     }
 
@@ -443,12 +492,12 @@ mod tests {
         let h = headers(&[("retry-after", "45"), ("x-ratelimit-remaining", "12")]);
         assert_eq!(
             classify(status(403), &h, b"", now()),
-            Retry::After(Some(Duration::from_secs(45)))
+            Retry::Throttled(Duration::from_secs(45))
         );
         let body = br#"{"message":"You have exceeded a secondary rate limit."}"#;
         assert_eq!(
             classify(status(403), &HeaderMap::new(), body, now()),
-            Retry::After(Some(Duration::from_secs(60)))
+            Retry::Throttled(Duration::from_secs(60))
         );
     }
 
@@ -457,7 +506,7 @@ mod tests {
         let h = headers(&[("retry-after", "soon"), ("x-ratelimit-reset", "never")]);
         assert_eq!(
             classify(status(429), &h, b"", now()),
-            Retry::After(Some(Duration::from_secs(60)))
+            Retry::Throttled(Duration::from_secs(60))
         );
         assert_eq!(classify(status(503), &h, b"", now()), Retry::After(None));
     }

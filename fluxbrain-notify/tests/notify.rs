@@ -7,6 +7,8 @@ mod support;
 mod config;
 #[path = "notify/errorbrain.rs"]
 mod errorbrain;
+#[path = "notify/examples.rs"]
+mod examples;
 #[path = "notify/failures.rs"]
 mod failures;
 #[path = "notify/github.rs"]

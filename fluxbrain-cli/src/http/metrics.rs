@@ -115,6 +115,27 @@ impl Collector for LiveMetrics {
                 per_notifier(|n| n.failed),
             )
             .encode(&mut encoder)?;
+            counter(
+                "notifications_throttled",
+                "Attempts a destination throttled (429, rate limits): flow control, not failures",
+                per_notifier(|n| n.throttled),
+            )
+            .encode(&mut encoder)?;
+            let now = fluxbrain_core::Time::new(jiff::Timestamp::now());
+            let paused = summary
+                .notifiers
+                .iter()
+                .map(|(name, n)| {
+                    let paused = n.paused_until.is_some_and(|until| until > now);
+                    (vec![("notifier", name.clone())], u64::from(paused))
+                })
+                .collect();
+            gauge(
+                "notifier_paused",
+                "1 while a notifier waits: throttled by its destination or backing off",
+                paused,
+            )
+            .encode(&mut encoder)?;
             gauge(
                 "notifications_pending",
                 "Notifications waiting for a notifier",

@@ -166,6 +166,12 @@ const BAD_VALUES: &[(&str, &str, &str, &str)] = &[
         "/nonexistent/token",
     ),
     (
+        "--notify-concurrency",
+        "FLUXBRAIN_NOTIFY_CONCURRENCY",
+        "0",
+        "is not a number from 1 to 64",
+    ),
+    (
         "--context",
         "FLUXBRAIN_CONTEXTS",
         "=nameless",

@@ -21,6 +21,8 @@ mod store;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use futures::StreamExt as _;
+
 pub use backoff::Backoff;
 pub use state::{DeadLetter, Delivery, NotifierState, OutboxEntry, STATE_VERSION, State};
 #[cfg(feature = "conformance")]
@@ -38,7 +40,7 @@ use crate::time::Time;
 use persist::{Changed, Persisted};
 
 /// Engine settings.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EngineConfig {
     /// Incident policy.
     pub policy: PolicyConfig,
@@ -46,6 +48,21 @@ pub struct EngineConfig {
     pub build: BuildOptions,
     /// Delivery backoff per notifier.
     pub backoff: Backoff,
+    /// How many requests one notifier may have in flight at once (each for a different
+    /// incident); at least 1.
+    pub delivery_concurrency: usize,
+}
+
+impl Default for EngineConfig {
+    /// The default policy and backoff, no build options, 4 requests in flight per notifier.
+    fn default() -> Self {
+        EngineConfig {
+            policy: PolicyConfig::default(),
+            build: BuildOptions::default(),
+            backoff: Backoff::default(),
+            delivery_concurrency: 4,
+        }
+    }
 }
 
 /// What one observation did.
@@ -347,14 +364,28 @@ impl Engine {
             self.record(&name, folded, now, jitter, &mut report).await?;
             one_by_one.retain(|(note, _)| !sent.contains(&note.id));
         }
-        // One message, one saved acknowledgement: a crash repeats at most one message.
-        for (note, thread) in one_by_one {
-            if !go_on() {
-                break;
+        // Up to `delivery_concurrency` requests at a time, each of another incident (the
+        // outbox hands out only the oldest pending notification of an incident, so an
+        // incident's notifications keep their order): a slow request holds one slot, not the
+        // notifier. One message, one saved acknowledgement: a crash repeats at most the
+        // messages in flight.
+        let concurrency = self.config.delivery_concurrency.max(1);
+        let mut sends = futures::stream::iter(one_by_one.into_iter().map(|(note, thread)| {
+            let notifier = notifier.clone();
+            async move {
+                if !go_on() {
+                    return None;
+                }
+                let result = notifier.deliver(&note, thread.as_ref()).await;
+                Some((note.id, result))
             }
-            let result = notifier.deliver(&note, thread.as_ref()).await;
-            self.record(&name, vec![(note.id, result)], now, jitter, &mut report)
-                .await?;
+        }))
+        .buffer_unordered(concurrency);
+        while let Some(outcome) = sends.next().await {
+            if let Some(outcome) = outcome {
+                self.record(&name, vec![outcome], now, jitter, &mut report)
+                    .await?;
+            }
         }
         Ok(report)
     }
@@ -393,7 +424,8 @@ impl Engine {
                     report.errors.push(e.to_string());
                     match e.retry {
                         crate::notification::Retry::Never => report.refused += 1,
-                        crate::notification::Retry::After(_) => report.retrying += 1,
+                        crate::notification::Retry::After(_)
+                        | crate::notification::Retry::Throttled(_) => report.retrying += 1,
                     }
                 }
             }

@@ -105,12 +105,25 @@ pub fn record(
             }
         }
         Err(error) => {
-            health.failed += 1;
             match error.retry {
+                Retry::Throttled(wait) => {
+                    // Flow control: pause for what the destination asked, and no longer
+                    // than the longest wait trusted; the failure backoff stays as it was.
+                    health.throttled += 1;
+                    let until = later(now, wait.min(Retry::LONGEST_WAIT));
+                    health.paused_until = Some(until);
+                    if let Some(delivery) = state.outbox[pos].pending.get_mut(notifier) {
+                        delivery.attempts += 1;
+                        delivery.not_before = Some(until);
+                        delivery.last_error = Some(error.message);
+                    }
+                }
                 Retry::After(retry_after) => {
+                    health.failed += 1;
                     health.failures = health.failures.saturating_add(1);
-                    let delay =
-                        retry_after.unwrap_or_else(|| backoff.delay(health.failures, jitter));
+                    let delay = retry_after
+                        .map(|d| d.min(Retry::LONGEST_WAIT))
+                        .unwrap_or_else(|| backoff.delay(health.failures, jitter));
                     let until = later(now, delay);
                     health.paused_until = Some(until);
                     if let Some(delivery) = state.outbox[pos].pending.get_mut(notifier) {
@@ -120,6 +133,7 @@ pub fn record(
                     }
                 }
                 Retry::Never => {
+                    health.failed += 1;
                     state.outbox[pos].pending.remove(notifier);
                     state.dead_letters.push(DeadLetter {
                         notification_id: id.to_owned(),

@@ -82,6 +82,13 @@ pub struct NotifierState {
     pub sent: u64,
     /// Failed attempts (retryable or not).
     pub failed: u64,
+    /// Attempts the destination throttled (429, rate limits): flow control, not failures.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub throttled: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A notification a notifier refused for good.

@@ -191,6 +191,7 @@ pub mod conformance {
                 paused_until: Time::parse("2026-04-21T10:00:00Z"),
                 sent: 7,
                 failed: 2,
+                throttled: 3,
             },
         );
         state.dead_letters.push(DeadLetter {

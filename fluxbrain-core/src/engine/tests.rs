@@ -335,6 +335,52 @@ fn failures_back_off_and_nothing_is_lost() {
 }
 
 #[test]
+fn throttling_pauses_for_the_asked_time_without_growing_the_backoff() {
+    let recorder = Arc::new(Recorder::default());
+    let engine = start(recorder.clone(), Arc::new(MemoryStore::new()));
+    block_on(engine.observe(
+        &observation(&[app("a", "False", "BuildFailed", "r1")]),
+        t(0),
+    ))
+    .unwrap();
+    // Twenty 429s in a row, each asking for one second.
+    *recorder.failing.lock().unwrap() = Some(Retry::Throttled(Duration::from_secs(1)));
+    let mut at = t(0);
+    for _ in 0..20 {
+        assert_eq!(block_on(engine.deliver(0, at, 1.0)).unwrap().retrying, 1);
+        // Due again after the second asked for, never after a growing backoff.
+        assert_eq!(block_on(engine.next_due(0)), Some(at.add_seconds(1)));
+        at = at.add_seconds(1);
+    }
+    let state = block_on(engine.state());
+    let health = &state.notifiers["recorder"];
+    assert_eq!(
+        (health.failures, health.failed, health.throttled),
+        (0, 0, 20)
+    );
+    assert!(
+        state.dead_letters.is_empty(),
+        "never given up for being throttled"
+    );
+    // A 5xx now starts the backoff at its base, as if the 429s had not happened.
+    *recorder.failing.lock().unwrap() = Some(Retry::After(None));
+    block_on(engine.deliver(0, at, 1.0)).unwrap();
+    assert_eq!(block_on(engine.next_due(0)), Some(at.add_seconds(30)));
+    // An absurd wait is capped to an hour.
+    *recorder.failing.lock().unwrap() = Some(Retry::Throttled(Duration::from_secs(86_400)));
+    let later = at.add_seconds(30);
+    block_on(engine.deliver(0, later, 1.0)).unwrap();
+    assert_eq!(block_on(engine.next_due(0)), Some(later.add_seconds(3600)));
+    *recorder.failing.lock().unwrap() = None;
+    assert_eq!(
+        block_on(engine.deliver(0, later.add_seconds(3600), 1.0))
+            .unwrap()
+            .delivered,
+        1
+    );
+}
+
+#[test]
 fn retry_after_is_honoured_and_refusals_are_kept() {
     let recorder = Arc::new(Recorder::default());
     let engine = start(recorder.clone(), Arc::new(MemoryStore::new()));
@@ -428,5 +474,81 @@ fn a_batch_may_fold_some_firings_and_leave_the_rest() {
         "one folded message, then two on their own: {messages:?}"
     );
     assert_eq!(messages[0].len(), 2);
+    assert!(block_on(engine.state()).outbox.is_empty());
+}
+
+/// Holds the delivery of `a` until the other deliveries are done.
+#[derive(Debug)]
+struct Gate {
+    release: StdMutex<Option<futures::channel::oneshot::Receiver<()>>>,
+    done: futures::channel::mpsc::UnboundedSender<String>,
+}
+
+#[async_trait::async_trait]
+impl Notifier for Gate {
+    fn name(&self) -> &str {
+        "gate"
+    }
+
+    async fn deliver(
+        &self,
+        note: &Notification,
+        _: Option<&Receipt>,
+    ) -> Result<Receipt, DeliveryError> {
+        let name = note.event.metadata.name.clone();
+        if name == "a" {
+            let release = self.release.lock().unwrap().take();
+            if let Some(release) = release {
+                let _ = release.await;
+            }
+        }
+        let _ = self.done.unbounded_send(name);
+        Ok(Receipt::default())
+    }
+}
+
+#[test]
+fn a_slow_request_holds_one_slot_not_the_notifier() {
+    use futures::StreamExt;
+    let (release, released) = futures::channel::oneshot::channel();
+    let (done, mut finished) = futures::channel::mpsc::unbounded();
+    let gate = Arc::new(Gate {
+        release: StdMutex::new(Some(released)),
+        done,
+    });
+    let engine = block_on(Engine::start(
+        Arc::new(MemoryStore::new()),
+        vec![gate],
+        None,
+        EngineConfig::default(),
+    ))
+    .unwrap();
+    block_on(engine.observe(
+        &observation(&[
+            app("a", "False", "BuildFailed", "r1"),
+            app("b", "False", "BuildFailed", "r1"),
+            app("c", "False", "BuildFailed", "r1"),
+        ]),
+        t(0),
+    ))
+    .unwrap();
+    // `a` is first in the outbox and hangs until `b` and `c`, behind it, are delivered: with
+    // one request at a time this would never finish.
+    let (report, order) = block_on(async {
+        let deliver = engine.deliver(0, t(0), 1.0);
+        let others = async {
+            let mut order = vec![
+                finished.next().await.unwrap(),
+                finished.next().await.unwrap(),
+            ];
+            release.send(()).unwrap();
+            order.push(finished.next().await.unwrap());
+            order
+        };
+        futures::join!(deliver, others)
+    });
+    assert_eq!(report.unwrap().delivered, 3);
+    order.iter().take(2).for_each(|n| assert_ne!(n, "a"));
+    assert_eq!(order[2], "a");
     assert!(block_on(engine.state()).outbox.is_empty());
 }

@@ -164,6 +164,10 @@ async fn handle(State(sim): State<Simulator>, req: Request) -> Response {
         .map_or_else(|| req.uri().path().to_string(), ToString::to_string);
     sim.record_request(format!("{} {target}", req.method()));
     if let Err(err) = authorize(&sim, &req, &target) {
+        // Read what the client is still sending before answering, as the API server's HTTP
+        // stack does: a refusal mid-upload would reach the client as a broken connection,
+        // not as the 403 it is.
+        let _ = axum::body::to_bytes(req.into_body(), usize::MAX).await;
         return error(&err);
     }
     let (latency, injected) = {

@@ -425,7 +425,11 @@ impl SlackNotifier {
             return Ok((parsed, host));
         }
         let code = sanitize_code(parsed.error.as_deref().unwrap_or(""));
-        let retry = if RETRYABLE_CODES.contains(&code.as_str()) {
+        let retry = if code == "ratelimited" || code == "rate_limited" {
+            Retry::Throttled(
+                retry_after(&answer.headers, Timestamp::now()).unwrap_or(Duration::from_secs(1)),
+            )
+        } else if RETRYABLE_CODES.contains(&code.as_str()) {
             Retry::After(retry_after(&answer.headers, Timestamp::now()))
         } else {
             Retry::Never

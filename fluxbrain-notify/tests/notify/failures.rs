@@ -135,7 +135,7 @@ async fn too_many_requests_carries_retry_after() {
             .unwrap_err();
         assert_eq!(
             err.retry,
-            Retry::After(Some(Duration::from_secs(90))),
+            Retry::Throttled(Duration::from_secs(90)),
             "{}",
             notifier.name()
         );

@@ -296,11 +296,11 @@ async fn rate_limits_and_errors_are_classified() {
         assert_eq!(err.notifier, "github");
         match case {
             "primary" => match err.retry {
-                Retry::After(Some(d)) => assert!((100..=120).contains(&d.as_secs()), "{d:?}"),
+                Retry::Throttled(d) => assert!((100..=120).contains(&d.as_secs()), "{d:?}"),
                 other => panic!("{other:?}"),
             },
-            "429" => assert_eq!(err.retry, Retry::After(Some(Duration::from_secs(30)))),
-            "secondary" => assert_eq!(err.retry, Retry::After(Some(Duration::from_secs(60)))),
+            "429" => assert_eq!(err.retry, Retry::Throttled(Duration::from_secs(30))),
+            "secondary" => assert_eq!(err.retry, Retry::Throttled(Duration::from_secs(60))),
             "forbidden" | "401" => assert_eq!(err.retry, Retry::Never, "{case}"),
             _ => assert_eq!(err.retry, Retry::After(None), "{case}: {err}"),
         }

@@ -264,7 +264,7 @@ async fn a_rate_limited_update_is_retried_whole() {
         .deliver(&resolved, Some(&thread))
         .await
         .unwrap_err();
-    assert_eq!(err.retry, Retry::After(Some(Duration::from_secs(30))));
+    assert_eq!(err.retry, Retry::Throttled(Duration::from_secs(30)));
     assert_eq!(
         err.message,
         "127.0.0.1 refused chat.update: ratelimited".replace("127.0.0.1", &host(&server))
@@ -299,7 +299,7 @@ async fn web_api_errors_are_classified() {
         ),
         (
             ResponseTemplate::new(429).insert_header("retry-after", "12"),
-            Retry::After(Some(Duration::from_secs(12))),
+            Retry::Throttled(Duration::from_secs(12)),
             "answered with status 429",
         ),
         (

@@ -98,6 +98,10 @@ pub struct Args {
     /// failing with it change (`5m`; `0` = never).
     #[arg(long, env = "FLUXBRAIN_GROUP_INTERVAL", default_value = "5m")]
     pub(crate) group_interval: String,
+    /// How many requests each notifier may have in flight at once, each for another
+    /// incident (a slow request holds one slot, not the notifier).
+    #[arg(long, env = "FLUXBRAIN_NOTIFY_CONCURRENCY", default_value = "4")]
+    pub(crate) notify_concurrency: String,
     /// `source.environment` of every event (local, development, staging, production).
     #[arg(long, env = "FLUXBRAIN_ENVIRONMENT")]
     pub(crate) environment: Option<String>,

@@ -91,6 +91,16 @@ impl RunSettings {
             Some(&args.group_interval),
             fluxbrain_core::duration::parse,
         );
+        let delivery_concurrency = problems
+            .parse(
+                "notify_concurrency",
+                Some(&args.notify_concurrency),
+                |s| match s.trim().parse::<usize>() {
+                    Ok(n) if (1..=64).contains(&n) => Ok(n),
+                    _ => Err(format!("{s:?} is not a number from 1 to 64")),
+                },
+            )
+            .unwrap_or(4);
         let mut warnings = Vec::new();
         if !once && group_wait > requeue_interval {
             warnings.push(format!(
@@ -179,6 +189,7 @@ impl RunSettings {
                 group_interval: group_interval.filter(|i| !i.is_zero()),
             },
             build: build_options(environment, &args.tags),
+            delivery_concurrency,
             ..EngineConfig::default()
         };
         Ok(RunSettings {
