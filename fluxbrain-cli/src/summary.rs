@@ -125,7 +125,7 @@ impl Summary {
                     sent: n.sent,
                     failed: n.failed,
                     throttled: n.throttled,
-                    paused_until: n.paused_until,
+                    paused_until: n.waits_until(),
                     ..NotifierSummary::default()
                 };
                 (name.clone(), summary)

@@ -33,6 +33,7 @@ pub mod errorbrain;
 mod facts;
 pub mod github;
 pub mod http;
+pub mod limit;
 pub mod secret;
 mod setup;
 pub mod slack;

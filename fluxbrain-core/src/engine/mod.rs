@@ -369,11 +369,15 @@ impl Engine {
         // incident's notifications keep their order): a slow request holds one slot, not the
         // notifier. One message, one saved acknowledgement: a crash repeats at most the
         // messages in flight.
+        // Once the destination fails or asks to slow down, nothing more is started this
+        // round: what is in flight finishes, the rest waits for the pause to end.
         let concurrency = self.config.delivery_concurrency.max(1);
+        let paused = std::sync::atomic::AtomicBool::new(false);
+        let paused = &paused;
         let mut sends = futures::stream::iter(one_by_one.into_iter().map(|(note, thread)| {
             let notifier = notifier.clone();
             async move {
-                if !go_on() {
+                if !go_on() || paused.load(std::sync::atomic::Ordering::SeqCst) {
                     return None;
                 }
                 let result = notifier.deliver(&note, thread.as_ref()).await;
@@ -383,6 +387,13 @@ impl Engine {
         .buffer_unordered(concurrency);
         while let Some(outcome) = sends.next().await {
             if let Some(outcome) = outcome {
+                if outcome
+                    .1
+                    .as_ref()
+                    .is_err_and(|e| e.retry != crate::notification::Retry::Never)
+                {
+                    paused.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
                 self.record(&name, vec![outcome], now, jitter, &mut report)
                     .await?;
             }

@@ -31,7 +31,10 @@ pub fn enqueue(
 /// The outbox positions `notifier` may attempt at `now`: per incident only the oldest pending
 /// one (a reminder never overtakes its firing), none while the notifier is paused.
 pub fn due(state: &State, notifier: &str, now: Time) -> Vec<usize> {
-    if let Some(until) = state.notifiers.get(notifier).and_then(|n| n.paused_until)
+    if let Some(until) = state
+        .notifiers
+        .get(notifier)
+        .and_then(super::state::NotifierState::waits_until)
         && until > now
     {
         return Vec::new();
@@ -54,7 +57,10 @@ pub fn due(state: &State, notifier: &str, now: Time) -> Vec<usize> {
 
 /// The earliest time `notifier` has something to attempt; `None` when nothing is pending.
 pub fn next_due(state: &State, notifier: &str) -> Option<Time> {
-    let paused = state.notifiers.get(notifier).and_then(|n| n.paused_until);
+    let paused = state
+        .notifiers
+        .get(notifier)
+        .and_then(super::state::NotifierState::waits_until);
     state
         .outbox
         .iter()
@@ -111,7 +117,8 @@ pub fn record(
                     // than the longest wait trusted; the failure backoff stays as it was.
                     health.throttled += 1;
                     let until = later(now, wait.min(Retry::LONGEST_WAIT));
-                    health.paused_until = Some(until);
+                    health.throttled_until =
+                        Some(health.throttled_until.map_or(until, |t| t.max(until)));
                     if let Some(delivery) = state.outbox[pos].pending.get_mut(notifier) {
                         delivery.attempts += 1;
                         delivery.not_before = Some(until);

@@ -85,6 +85,20 @@ pub struct NotifierState {
     /// Attempts the destination throttled (429, rate limits): flow control, not failures.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub throttled: u64,
+    /// No attempt before this time, as the destination asked (a success elsewhere does not
+    /// lift it, unlike a failure's pause).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttled_until: Option<Time>,
+}
+
+impl NotifierState {
+    /// Until when the notifier waits, for either reason.
+    pub fn waits_until(&self) -> Option<Time> {
+        match (self.paused_until, self.throttled_until) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 fn is_zero(n: &u64) -> bool {

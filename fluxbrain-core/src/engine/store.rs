@@ -192,6 +192,7 @@ pub mod conformance {
                 sent: 7,
                 failed: 2,
                 throttled: 3,
+                throttled_until: Time::parse("2026-04-21T10:00:05Z"),
             },
         );
         state.dead_letters.push(DeadLetter {

@@ -545,7 +545,7 @@ fn a_slow_request_holds_one_slot_not_the_notifier() {
             order.push(finished.next().await.unwrap());
             order
         };
-        futures::join!(deliver, others)
+        futures::future::join(deliver, others).await
     });
     assert_eq!(report.unwrap().delivered, 3);
     order.iter().take(2).for_each(|n| assert_ne!(n, "a"));

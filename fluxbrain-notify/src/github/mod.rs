@@ -123,13 +123,27 @@ impl GithubConfig {
 pub struct GithubNotifier {
     config: GithubConfig,
     http: Http,
+    /// GitHub's documented secondary limits on content creation: 80 a minute, 500 an hour.
+    per_minute: crate::limit::Bucket,
+    per_hour: crate::limit::Bucket,
 }
 
 impl GithubNotifier {
     /// A notifier with its own HTTP client.
     pub fn new(config: GithubConfig) -> Result<GithubNotifier, Error> {
         let http = Http::new(NAME, config.timeout)?;
-        Ok(GithubNotifier { config, http })
+        Ok(GithubNotifier {
+            config,
+            http,
+            per_minute: crate::limit::Bucket::new(80, Duration::from_secs(60)),
+            per_hour: crate::limit::Bucket::new(500, Duration::from_secs(3600)),
+        })
+    }
+
+    /// Waits for GitHub's secondary limits on content-creating requests.
+    async fn creating(&self) {
+        self.per_minute.take().await;
+        self.per_hour.take().await;
     }
 
     async fn deliver_one(
@@ -223,6 +237,7 @@ impl GithubNotifier {
             body: &text,
             labels: ["fluxbrain", label],
         };
+        self.creating().await;
         let answer = self
             .call(Method::POST, self.url(&["issues"])?, Some(to_json(&issue)))
             .await?;
@@ -233,6 +248,7 @@ impl GithubNotifier {
 
     async fn comment(&self, number: u64, text: &str) -> Result<(), Error> {
         let url = self.url(&["issues", &number.to_string(), "comments"])?;
+        self.creating().await;
         self.call(Method::POST, url, Some(to_json(&NewComment { body: text })))
             .await?;
         Ok(())
@@ -248,6 +264,7 @@ impl GithubNotifier {
             state: "closed",
             state_reason,
         };
+        self.creating().await;
         self.call(Method::PATCH, url, Some(to_json(&patch))).await?;
         Ok(())
     }

@@ -218,13 +218,19 @@ impl SlackThread {
 pub struct SlackNotifier {
     config: SlackConfig,
     http: Http,
+    /// Slack's one message per second per channel, bursts of 3 (see [`crate::limit`]).
+    per_channel: crate::limit::Keyed,
 }
 
 impl SlackNotifier {
     /// A notifier with its own HTTP client.
     pub fn new(config: SlackConfig) -> Result<SlackNotifier, Error> {
         let http = Http::new(NAME, config.timeout)?;
-        Ok(SlackNotifier { config, http })
+        Ok(SlackNotifier {
+            config,
+            http,
+            per_channel: crate::limit::Keyed::new(3, Duration::from_secs(3)),
+        })
     }
 
     async fn deliver_one(
@@ -340,6 +346,8 @@ impl SlackNotifier {
         };
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        // An incoming webhook posts to one channel.
+        self.per_channel.take("").await;
         let answer = self
             .http
             .send(Method::POST, url.expose(), headers, Some(to_json(&body)))
@@ -363,6 +371,7 @@ impl SlackNotifier {
             unfurl_links: false,
             unfurl_media: false,
         };
+        self.per_channel.take(channel).await;
         let (answer, host) = self.call("chat.postMessage", to_json(&body)).await?;
         match (answer.channel, answer.ts) {
             (Some(channel), Some(ts)) if !channel.is_empty() && !ts.is_empty() => Ok(SlackThread {
@@ -386,6 +395,7 @@ impl SlackNotifier {
             text: &msg.text,
             blocks: &msg.blocks,
         };
+        self.per_channel.take(&thread.channel).await;
         self.call("chat.update", to_json(&body)).await?;
         Ok(())
     }

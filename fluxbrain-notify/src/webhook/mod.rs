@@ -50,6 +50,9 @@ pub struct WebhookConfig {
     pub format: WebhookFormat,
     /// Per-attempt timeout.
     pub timeout: Duration,
+    /// At most this many requests per this long (a token bucket: bursts up to the number,
+    /// then spread evenly); `None` sends as fast as the engine delivers.
+    pub rate: Option<(u32, Duration)>,
 }
 
 impl WebhookConfig {
@@ -60,12 +63,14 @@ impl WebhookConfig {
             secret: None,
             format: WebhookFormat::Envelope,
             timeout: DEFAULT_TIMEOUT,
+            rate: None,
         }
     }
 
     /// Reads `FLUXBRAIN_WEBHOOK_URL` (or `_URL_FILE`), `FLUXBRAIN_WEBHOOK_SECRET` (or
     /// `_SECRET_FILE`), `FLUXBRAIN_WEBHOOK_FORMAT` (`envelope` | `errorbrain`, default
-    /// `envelope`) and `FLUXBRAIN_NOTIFY_TIMEOUT` (default `10s`).
+    /// `envelope`), `FLUXBRAIN_WEBHOOK_RATE` (`N/s`, `N/m` or `N/h`, default none) and
+    /// `FLUXBRAIN_NOTIFY_TIMEOUT` (default `10s`).
     ///
     /// `Ok(None)` when no URL is set; a secret or format without a URL is an error.
     pub fn from_env(
@@ -85,11 +90,24 @@ impl WebhookConfig {
             }
         };
         let timeout = env.duration("FLUXBRAIN_NOTIFY_TIMEOUT", DEFAULT_TIMEOUT)?;
+        let rate = match env.var("FLUXBRAIN_WEBHOOK_RATE") {
+            None => None,
+            Some(value) => {
+                Some(
+                    crate::limit::parse_rate(&value).map_err(|reason| Error::Config {
+                        variable: "FLUXBRAIN_WEBHOOK_RATE",
+                        reason,
+                    })?,
+                )
+            }
+        };
         let Some(url) = url else {
             let orphan = if secret.is_some() {
                 Some("FLUXBRAIN_WEBHOOK_SECRET")
             } else if env.var("FLUXBRAIN_WEBHOOK_FORMAT").is_some() {
                 Some("FLUXBRAIN_WEBHOOK_FORMAT")
+            } else if rate.is_some() {
+                Some("FLUXBRAIN_WEBHOOK_RATE")
             } else {
                 None
             };
@@ -106,6 +124,7 @@ impl WebhookConfig {
             secret,
             format,
             timeout,
+            rate,
         }))
     }
 }
@@ -115,13 +134,21 @@ impl WebhookConfig {
 pub struct WebhookNotifier {
     config: WebhookConfig,
     http: Http,
+    limit: Option<crate::limit::Bucket>,
 }
 
 impl WebhookNotifier {
     /// A notifier with its own HTTP client.
     pub fn new(config: WebhookConfig) -> Result<WebhookNotifier, Error> {
         let http = Http::new(NAME, config.timeout)?;
-        Ok(WebhookNotifier { config, http })
+        let limit = config
+            .rate
+            .map(|(n, per)| crate::limit::Bucket::new(n, per));
+        Ok(WebhookNotifier {
+            config,
+            http,
+            limit,
+        })
     }
 
     /// The exact body bytes sent for `note`.
@@ -145,6 +172,9 @@ impl WebhookNotifier {
                 SIGNATURE_HEADER,
                 header_value(NAME, &host, SIGNATURE_HEADER, &signature)?,
             );
+        }
+        if let Some(limit) = &self.limit {
+            limit.take().await;
         }
         let answer = self
             .http

@@ -125,6 +125,17 @@ fn invalid_settings_name_their_variable() {
             "FLUXBRAIN_SLACK_API_URL: not a URL",
         ),
         (
+            &[
+                ("FLUXBRAIN_WEBHOOK_URL", "https://example.com/hook"),
+                ("FLUXBRAIN_WEBHOOK_RATE", "fast"),
+            ],
+            "FLUXBRAIN_WEBHOOK_RATE: \"fast\" is not N/s, N/m or N/h",
+        ),
+        (
+            &[("FLUXBRAIN_WEBHOOK_RATE", "10/s")],
+            "FLUXBRAIN_WEBHOOK_URL: required when FLUXBRAIN_WEBHOOK_RATE is set",
+        ),
+        (
             &[("FLUXBRAIN_WEBHOOK_SECRET", "s")],
             "FLUXBRAIN_WEBHOOK_URL: required when FLUXBRAIN_WEBHOOK_SECRET is set",
         ),
