@@ -116,6 +116,20 @@ impl Collector for LiveMetrics {
             )
             .encode(&mut encoder)?;
             counter(
+                "notifications_dead_lettered",
+                "Notifications a destination refused for good (a 4xx other than 429), by reason",
+                summary
+                    .notifiers
+                    .iter()
+                    .map(|(name, n)| {
+                        let labels =
+                            vec![("notifier", name.clone()), ("reason", "refused".to_owned())];
+                        (labels, n.dead_letters)
+                    })
+                    .collect(),
+            )
+            .encode(&mut encoder)?;
+            counter(
                 "notifications_throttled",
                 "Attempts a destination throttled (429, rate limits): flow control, not failures",
                 per_notifier(|n| n.throttled),

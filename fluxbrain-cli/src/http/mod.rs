@@ -28,6 +28,7 @@ use fluxbrain_core::{Engine, Health, State, StateStore};
 use fluxbrain_kube::collector::KubeCollector;
 use fluxbrain_kube::runtime::{Observer, Step};
 use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -51,6 +52,8 @@ pub struct Live {
     /// Built once: `/metrics` encodes it, its [`metrics::LiveMetrics`] reading the view.
     registry: Registry,
     steps: Histogram,
+    /// From the moment a notification falls due to its acknowledgement, per notifier.
+    delivery: Family<Vec<(String, String)>, Histogram>,
 }
 
 /// The live state the endpoints and the metrics read.
@@ -103,11 +106,21 @@ impl Live {
             "Duration of a policy step (collect, observe, save)",
             steps.clone(),
         );
+        // 100 ms to about 2 days.
+        let delivery = Family::<Vec<(String, String)>, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.1, 2.0, 21))
+        });
+        registry.register(
+            "notification_delivery_seconds",
+            "From the moment a notification falls due to its delivery, per notifier",
+            delivery.clone(),
+        );
         Live {
             view,
             token,
             registry,
             steps,
+            delivery,
         }
     }
 
@@ -216,6 +229,15 @@ impl Observer for Live {
     /// Not ready until the engine starts.
     fn engine_failed(&self, error: &str) {
         self.last().state_error = Some(error.to_owned());
+    }
+
+    fn delivered(&self, notifier: &str, waited: &[std::time::Duration]) {
+        let histogram = self
+            .delivery
+            .get_or_create(&vec![("notifier".to_owned(), notifier.to_owned())]);
+        for wait in waited {
+            histogram.observe(wait.as_secs_f64());
+        }
     }
 }
 

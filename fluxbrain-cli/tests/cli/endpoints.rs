@@ -37,6 +37,7 @@ fn run_listening(kubeconfig: &std::path::Path, port: u16, token: Option<&str>) -
         .env("FLUXBRAIN_CLUSTER", "basic")
         .env("FLUXBRAIN_STATE", "memory")
         .env("FLUXBRAIN_REQUEUE_INTERVAL", "1h")
+        .env("FLUXBRAIN_GROUP_WAIT", "1s")
         .env("FLUXBRAIN_LOG_LEVEL", "info")
         .env("FLUXBRAIN_LOG_FORMAT", "json")
         .env("FLUXBRAIN_LISTEN", format!("127.0.0.1:{port}"))
@@ -135,6 +136,11 @@ async fn health_readiness_metrics_and_incidents() {
         format!("fluxbrain_incidents_open {}\n", incidents.len()),
         "fluxbrain_notifications_sent_total{notifier=\"stdout\"} 9\n".to_owned(),
         "fluxbrain_notifications_pending{notifier=\"stdout\"} 0\n".to_owned(),
+        "fluxbrain_notification_delivery_seconds_count{notifier=\"stdout\"} 9\n".to_owned(),
+        "fluxbrain_notifier_paused{notifier=\"stdout\"} 0\n".to_owned(),
+        "fluxbrain_notifications_throttled_total{notifier=\"stdout\"} 0\n".to_owned(),
+        "fluxbrain_notifications_dead_lettered_total{notifier=\"stdout\",reason=\"refused\"} 0\n"
+            .to_owned(),
         "fluxbrain_cluster_synced{cluster=\"basic\"} 1\n".to_owned(),
         "# TYPE fluxbrain_watch_restarts counter\n".to_owned(),
         "# TYPE fluxbrain_step_duration_seconds histogram\n".to_owned(),

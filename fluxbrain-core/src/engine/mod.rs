@@ -83,6 +83,8 @@ pub struct ObserveReport {
 pub struct DeliverReport {
     /// Acknowledged notifications.
     pub delivered: usize,
+    /// When each acknowledged notification fell due (its `at`), for delivery latency.
+    pub delivered_due: Vec<Time>,
     /// Failures that will be retried.
     pub retrying: usize,
     /// Permanent failures (moved to the dead letters).
@@ -371,6 +373,10 @@ impl Engine {
         // messages in flight.
         // Once the destination fails or asks to slow down, nothing more is started this
         // round: what is in flight finishes, the rest waits for the pause to end.
+        let due_at: HashMap<String, Time> = one_by_one
+            .iter()
+            .map(|(note, _)| (note.id.clone(), note.at))
+            .collect();
         let concurrency = self.config.delivery_concurrency.max(1);
         let paused = std::sync::atomic::AtomicBool::new(false);
         let paused = &paused;
@@ -393,6 +399,11 @@ impl Engine {
                     .is_err_and(|e| e.retry != crate::notification::Retry::Never)
                 {
                     paused.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                if outcome.1.is_ok()
+                    && let Some(at) = due_at.get(&outcome.0)
+                {
+                    report.delivered_due.push(*at);
                 }
                 self.record(&name, vec![outcome], now, jitter, &mut report)
                     .await?;

@@ -10,7 +10,6 @@ use tokio::time::Instant;
 use super::clock::Clock;
 
 /// What every delivery task shares with the main loop.
-#[derive(Debug)]
 pub(crate) struct Shared {
     /// The engine, while this replica leads.
     pub engine: RwLock<Option<Arc<Engine>>>,
@@ -18,8 +17,19 @@ pub(crate) struct Shared {
     /// send on a stale view of who leads.
     pub leading_until: Mutex<Option<Instant>>,
     pub clock: Arc<dyn Clock>,
+    /// Told how long delivered notifications waited.
+    pub observer: Arc<dyn super::Observer>,
     /// Longest sleep of an idle task.
     pub idle: Duration,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("leading_until", &self.leading_until)
+            .field("idle", &self.idle)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {
@@ -68,6 +78,17 @@ pub(crate) async fn deliver_loop(
                             .unwrap_or_default();
                         if report.delivered > 0 {
                             tracing::info!(%notifier, delivered = report.delivered, "delivered");
+                            let now = shared.clock.now().timestamp();
+                            let waited: Vec<Duration> = report
+                                .delivered_due
+                                .iter()
+                                .map(|due| {
+                                    let ms =
+                                        now.as_millisecond() - due.timestamp().as_millisecond();
+                                    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+                                })
+                                .collect();
+                            shared.observer.delivered(&notifier, &waited);
                         }
                         for error in &report.errors {
                             tracing::warn!(%notifier, %error, "delivery failed; kept in the outbox");

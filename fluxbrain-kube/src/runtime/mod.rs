@@ -167,6 +167,7 @@ impl Runtime {
             engine: RwLock::new(None),
             leading_until: std::sync::Mutex::new(None),
             clock: self.clock.clone(),
+            observer: self.observer.clone(),
             idle: self.config.idle_delivery,
         });
         let (stop, stopped) = watch::channel(false);

@@ -39,6 +39,11 @@ pub trait Observer: Send + Sync {
     fn engine_failed(&self, error: &str) {
         let _ = error;
     }
+
+    /// `notifier` delivered notifications that had waited this long since they fell due.
+    fn delivered(&self, notifier: &str, waited: &[Duration]) {
+        let _ = (notifier, waited);
+    }
 }
 
 /// An observer that ignores everything.
