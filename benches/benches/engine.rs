@@ -63,7 +63,10 @@ fn policy_step(c: &mut Criterion) {
 fn state_stores(c: &mut Criterion) {
     let state = fluxbrain_core::engine::conformance::sample_state(10_000);
     let bytes = encode(&state).len();
-    eprintln!("state of 10k open incidents: {bytes} bytes encoded");
+    let resolved = state.history.len();
+    eprintln!(
+        "state of 10k open incidents and {resolved} resolved ones (history, with timelines): {bytes} bytes encoded"
+    );
     let dir = std::env::temp_dir().join(format!("fluxbrain-bench-{}", std::process::id()));
     let file = FileStore::new(dir.join("state.json"));
     let runtime = tokio::runtime::Builder::new_current_thread()

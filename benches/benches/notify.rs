@@ -77,6 +77,7 @@ fn notes() -> Vec<Notification> {
                 event,
                 affected: Vec::new(),
                 change: None,
+                acknowledged: None,
                 analysis: None,
             }
         })

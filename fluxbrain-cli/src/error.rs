@@ -62,6 +62,15 @@ pub enum CliError {
         problem: String,
     },
     /// Writing the output failed.
+    /// An operator's request (a silence, an ack) was refused: `usage` when it was malformed
+    /// (exit 2), otherwise it named something that does not exist (exit 1).
+    #[error("{problem}")]
+    Refused {
+        /// What was wrong.
+        problem: String,
+        /// Whether it was a malformed request.
+        usage: bool,
+    },
     #[error("writing to stdout")]
     Output(#[source] std::io::Error),
     /// The async runtime could not start.
@@ -69,11 +78,30 @@ pub enum CliError {
     Runtime(#[source] std::io::Error),
 }
 
+impl From<fluxbrain_core::ControlError> for CliError {
+    fn from(e: fluxbrain_core::ControlError) -> Self {
+        use fluxbrain_core::ControlError as E;
+        let usage = !matches!(
+            e,
+            E::UnknownSilence(_)
+                | E::AmbiguousSilence(_)
+                | E::SilenceEnded { .. }
+                | E::UnknownIncident(_)
+                | E::AmbiguousIncident(_)
+        );
+        CliError::Refused {
+            problem: e.to_string(),
+            usage,
+        }
+    }
+}
+
 impl CliError {
     /// Whether the user can fix it by changing a flag or variable (exit code 2).
     pub fn is_usage(&self) -> bool {
         match self {
             CliError::Setting { .. } | CliError::NoCluster { .. } => true,
+            CliError::Refused { usage, .. } => *usage,
             CliError::Several(all) => all.iter().all(CliError::is_usage),
             CliError::Notify(e) => e.retry() == fluxbrain_core::Retry::Never,
             CliError::Collector(e) => e.is_configuration(),

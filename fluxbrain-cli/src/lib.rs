@@ -6,8 +6,9 @@
 //! failure, 2 usage or configuration error). No policy, JSON or Kubernetes logic lives here.
 //!
 //! The map:
-//! - [`cmd`]: one module per subcommand (`run`, `render`, `status`; `demo` and `sim` behind
-//!   the `sim` feature);
+//! - [`cmd`]: one module per subcommand (`run`, `render`, `status`, `silence`, `ack`; `demo`
+//!   and `sim` behind the `sim` feature);
+//! - [`operate`]: operators' writes (silences, acknowledgements) against a state store;
 //! - [`settings`]: state specs, log settings, tokens, the lookup library crates read;
 //! - [`http`]: continuous mode's endpoints (health, readiness, metrics, `/v1`);
 //! - [`files`]: render's file reader; [`state_file`]: the file state store;
@@ -19,6 +20,7 @@ pub mod error;
 pub mod files;
 pub mod given;
 pub mod http;
+pub mod operate;
 pub mod print;
 pub mod settings;
 pub mod state_file;
@@ -50,6 +52,10 @@ enum Command {
     Sim(cmd::sim::Args),
     /// The open incidents and a summary, from the state store or a running instance.
     Status(cmd::status::Args),
+    /// Hold back the notifications of matching incidents for a while.
+    Silence(cmd::silence::Args),
+    /// Acknowledge an open incident: no more reminders until it resolves.
+    Ack(cmd::ack::Args),
 }
 
 /// Parses the command line and runs the command; returns the process exit code.
@@ -66,10 +72,20 @@ pub fn run() -> ExitCode {
             .find_subcommand(name)
             .map(|sub_command| (sub_command, sub_matches))
     });
-    let Some((sub_command, sub_matches)) = sub else {
+    let Some((mut sub_command, mut sub_matches)) = sub else {
         eprintln!("fluxbrain: a command is required (see fluxbrain --help)");
         return ExitCode::from(2);
     };
+    // The innermost subcommand (`silence add`) names the flags.
+    while let Some((name, inner)) = sub_matches.subcommand() {
+        match sub_command.find_subcommand(name) {
+            Some(inner_command) => {
+                sub_command = inner_command;
+                sub_matches = inner;
+            }
+            None => break,
+        }
+    }
     let given = Given::new(sub_command, sub_matches);
     match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
@@ -77,5 +93,7 @@ pub fn run() -> ExitCode {
         Command::Render(args) => cmd::render::run(args, given),
         Command::Sim(args) => cmd::sim::run(args),
         Command::Status(args) => cmd::status::run(args, given),
+        Command::Silence(args) => cmd::silence::run(args, given),
+        Command::Ack(args) => cmd::ack::run(args, given),
     }
 }

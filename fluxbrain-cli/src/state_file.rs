@@ -3,9 +3,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use fluxbrain_core::control::{self, Control, Revision};
 use fluxbrain_core::engine::{State, StateStore, StoreError, decode, encode};
+use sha2::{Digest, Sha256};
 
-/// Keeps the engine's state in one file.
+/// Keeps the engine's state in one file, and the operators' control document (silences,
+/// acknowledgements) beside it (`state.json` → `state.control.json`).
 ///
 /// Saves write a temporary file beside it, fsync it, rename it over the old one and fsync the
 /// folder, so a crash leaves the old or the new state. A file that cannot be read is renamed
@@ -31,6 +34,65 @@ impl FileStore {
             Some(home) => Path::new(&home).join(".local/state/fluxbrain/state.json"),
             None => PathBuf::from("fluxbrain-state.json"),
         }
+    }
+
+    /// The control document's path: `<stem>.control.json` beside the state.
+    pub fn control_path(&self) -> PathBuf {
+        let stem = self
+            .path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("state");
+        self.path.with_file_name(format!("{stem}.control.json"))
+    }
+
+    fn load_control_blocking(&self) -> Result<Option<(Control, Revision)>, StoreError> {
+        let path = self.control_path();
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(self.error(format!("cannot read {}: {e}", path.display())));
+            }
+        };
+        let control = control::decode(&bytes).map_err(|problem| StoreError::Corrupt {
+            store: format!("file:{}", path.display()),
+            message: format!(
+                "{problem}; left as it is: fix it, or delete it to drop every silence and acknowledgement"
+            ),
+        })?;
+        Ok(Some((control, revision_of(&bytes))))
+    }
+
+    /// Compare-and-swap under an exclusive lock on `<control>.lock`, so that two processes
+    /// writing at once cannot both win.
+    fn save_control_blocking(
+        &self,
+        bytes: &[u8],
+        expected: Option<&Revision>,
+    ) -> Result<(), StoreError> {
+        let path = self.control_path();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| self.error(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let lock_path = path.with_extension("json.lock");
+        let lock = std::fs::File::create(&lock_path)
+            .map_err(|e| self.error(format!("cannot open {}: {e}", lock_path.display())))?;
+        lock.lock()
+            .map_err(|e| self.error(format!("cannot lock {}: {e}", lock_path.display())))?;
+        let current = match std::fs::read(&path) {
+            Ok(bytes) => Some(revision_of(&bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(self.error(format!("cannot read {}: {e}", path.display()))),
+        };
+        if current.as_ref() != expected {
+            return Err(StoreError::Conflict {
+                store: format!("file:{}", path.display()),
+            });
+        }
+        write_atomically(&path, bytes)
+            .map_err(|e| self.error(format!("cannot write {}: {e}", path.display())))
     }
 
     fn error(&self, message: String) -> StoreError {
@@ -72,33 +134,43 @@ impl FileStore {
     }
 
     fn save_blocking(&self, bytes: &[u8]) -> Result<(), StoreError> {
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| self.error(format!("cannot create {}: {e}", dir.display())))?;
-        let tmp = self.path.with_file_name(format!(
-            ".{}.tmp-{}",
-            self.path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("state.json"),
-            std::process::id()
-        ));
-        let write = || -> std::io::Result<()> {
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &self.path)?;
-            // The rename is durable once the folder is.
-            std::fs::File::open(&dir)?.sync_all()
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            self.error(format!("cannot write: {e}"))
-        })
+        write_atomically(&self.path, bytes).map_err(|e| self.error(format!("cannot write: {e}")))
     }
+}
+
+/// Writes a temporary file beside `path`, fsyncs it, renames it over `path` and fsyncs the
+/// folder (created if missing): a crash leaves the old or the new content.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // The rename is durable once the folder is.
+        std::fs::File::open(&dir)?.sync_all()
+    };
+    write().inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+fn revision_of(bytes: &[u8]) -> Revision {
+    Revision(
+        Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 #[async_trait::async_trait]
@@ -118,6 +190,26 @@ impl StateStore for FileStore {
         let bytes = encode(state);
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.save_blocking(&bytes))
+            .await
+            .map_err(|e| self.error(format!("save task failed: {e}")))?
+    }
+
+    async fn load_control(&self) -> Result<Option<(Control, Revision)>, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.load_control_blocking())
+            .await
+            .map_err(|e| self.error(format!("load task failed: {e}")))?
+    }
+
+    async fn save_control(
+        &self,
+        control: &Control,
+        expected: Option<&Revision>,
+    ) -> Result<(), StoreError> {
+        let bytes = control::encode(control);
+        let expected = expected.cloned();
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.save_control_blocking(&bytes, expected.as_ref()))
             .await
             .map_err(|e| self.error(format!("save task failed: {e}")))?
     }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use fluxbrain_core::{IncidentRecord, State};
+use fluxbrain_core::{Control, IncidentRecord, ResolvedIncident, State, Time};
 use fluxbrain_kube::collector::ClusterStatus;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +22,83 @@ impl Incidents {
     pub fn of(state: &State) -> Self {
         Incidents {
             incidents: state.incidents.values().cloned().collect(),
+        }
+    }
+}
+
+/// The resolved incidents the state keeps, newest first (what `status --history` and
+/// `/v1/history` show).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    /// Newest first.
+    pub resolved: Vec<ResolvedIncident>,
+}
+
+impl History {
+    /// The history of `state`, newest first.
+    pub fn of(state: &State) -> Self {
+        History {
+            resolved: state.history.iter().rev().cloned().collect(),
+        }
+    }
+}
+
+/// One incident, open or resolved, with its timeline (what `status INCIDENT` and
+/// `/v1/incidents/{id}` show).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum OneIncident {
+    /// Still open.
+    Open(Box<IncidentRecord>),
+    /// In the history.
+    Resolved(Box<ResolvedIncident>),
+}
+
+/// Why [`OneIncident::find`] found nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotFound {
+    /// No incident has that id.
+    None,
+    /// Several ids start with it.
+    Ambiguous,
+}
+
+impl OneIncident {
+    /// The incident whose id is `id` or starts with it, open or in the history.
+    pub fn find(state: &State, id: &str) -> Result<OneIncident, NotFound> {
+        let id = id.trim();
+        if id.is_empty() {
+            return Err(NotFound::None);
+        }
+        let mut found: Vec<OneIncident> = state
+            .incidents
+            .values()
+            .filter(|r| r.id.starts_with(id))
+            .map(|r| OneIncident::Open(Box::new(r.clone())))
+            .collect();
+        found.extend(
+            state
+                .history
+                .iter()
+                .rev()
+                .filter(|r| r.id.starts_with(id))
+                .map(|r| OneIncident::Resolved(Box::new(r.clone()))),
+        );
+        if let Some(exact) = found.iter().position(|f| f.id() == id) {
+            return Ok(found.swap_remove(exact));
+        }
+        match found.len() {
+            0 => Err(NotFound::None),
+            1 => Ok(found.remove(0)),
+            _ => Err(NotFound::Ambiguous),
+        }
+    }
+
+    /// Its id.
+    pub fn id(&self) -> &str {
+        match self {
+            OneIncident::Open(r) => &r.id,
+            OneIncident::Resolved(r) => &r.id,
         }
     }
 }
@@ -80,6 +157,18 @@ pub struct IncidentCounts {
     pub open: u64,
     /// Of those, folded into a failing upstream's.
     pub folded: u64,
+    /// Open incidents a silence or annotation holds back.
+    #[serde(default)]
+    pub silenced: u64,
+    /// Open incidents someone acknowledged.
+    #[serde(default)]
+    pub acknowledged: u64,
+    /// Resolved incidents in the history.
+    #[serde(default)]
+    pub resolved_kept: u64,
+    /// Silences in effect.
+    #[serde(default)]
+    pub silences_active: u64,
     /// Open incidents by kind.
     pub by_kind: BTreeMap<String, u64>,
 }
@@ -112,6 +201,8 @@ impl Summary {
             if record.folded_into.is_some() {
                 incidents.folded += 1;
             }
+            incidents.silenced += u64::from(record.silenced.is_some());
+            incidents.acknowledged += u64::from(record.ack.is_some());
             *incidents
                 .by_kind
                 .entry(record.key.kind.clone())
@@ -142,6 +233,7 @@ impl Summary {
                 .or_default()
                 .dead_letters += 1;
         }
+        incidents.resolved_kept = state.history.len() as u64;
         Summary {
             leading: None,
             clusters: Vec::new(),
@@ -153,43 +245,25 @@ impl Summary {
 }
 
 /// The incidents as a table for a terminal.
-pub fn incidents_table(incidents: &Incidents) -> String {
-    if incidents.incidents.is_empty() {
-        return "no open incidents\n".to_owned();
+impl Summary {
+    /// Counts the silences in effect at `now`.
+    pub fn with_control(mut self, control: &Control, now: Time) -> Self {
+        self.incidents.silences_active =
+            control.silences.iter().filter(|s| s.active(now)).count() as u64;
+        self
     }
-    let mut rows = vec![[
-        "CLUSTER".to_owned(),
-        "KIND".to_owned(),
-        "OBJECT".to_owned(),
-        "REASON".to_owned(),
-        "SINCE".to_owned(),
-        "NOTIFIED".to_owned(),
-        "FOLDED INTO".to_owned(),
-    ]];
-    for r in &incidents.incidents {
-        let k = &r.key;
-        let folded = r.folded_into.as_ref().map_or_else(
-            || "-".to_owned(),
-            |u| format!("{}/{}/{}", u.kind, u.namespace, u.name),
-        );
-        rows.push([
-            k.cluster.clone(),
-            k.kind.clone(),
-            format!("{}/{}", k.namespace, k.name),
-            r.reason.clone(),
-            r.started.to_string(),
-            format!("{}×", r.occurrence),
-            folded,
-        ]);
-    }
-    let mut widths = [0usize; 7];
-    for row in &rows {
+}
+
+/// Rows as a left-aligned table (the first row is the header).
+pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    for row in &rows {
+    for row in rows {
         let line: Vec<String> = row
             .iter()
             .zip(widths)
@@ -199,6 +273,186 @@ pub fn incidents_table(incidents: &Incidents) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The first 8 characters of an incident id: enough for `fluxbrain ack` and `status ID`.
+pub fn short_id(id: &str) -> String {
+    id.chars().take(8).collect()
+}
+
+pub fn incidents_table(incidents: &Incidents) -> String {
+    if incidents.incidents.is_empty() {
+        return "no open incidents\n".to_owned();
+    }
+    let mut rows = vec![[
+        "ID".to_owned(),
+        "CLUSTER".to_owned(),
+        "KIND".to_owned(),
+        "OBJECT".to_owned(),
+        "REASON".to_owned(),
+        "SINCE".to_owned(),
+        "NOTIFIED".to_owned(),
+        "FOLDED INTO".to_owned(),
+        "OPERATORS".to_owned(),
+    ]];
+    for r in &incidents.incidents {
+        let k = &r.key;
+        let folded = r.folded_into.as_ref().map_or_else(
+            || "-".to_owned(),
+            |u| format!("{}/{}/{}", u.kind, u.namespace, u.name),
+        );
+        let mut said = Vec::new();
+        if let Some(by) = &r.silenced {
+            said.push(match by.until() {
+                Some(until) => format!("silenced ({}) until {until}", by.label()),
+                None => format!("silenced ({})", by.label()),
+            });
+        }
+        if let Some(ack) = &r.ack {
+            said.push(format!("acked by {}", ack.by));
+        }
+        let notified = match (r.fired, &r.folded_into) {
+            (true, _) => format!("{}×", r.occurrence),
+            // Told in its upstream's notifications.
+            (false, Some(_)) => "-".to_owned(),
+            (false, None) => "not yet".to_owned(),
+        };
+        rows.push([
+            short_id(&r.id),
+            k.cluster.clone(),
+            k.kind.clone(),
+            format!("{}/{}", k.namespace, k.name),
+            r.reason.clone(),
+            r.started.to_string(),
+            notified,
+            folded,
+            if said.is_empty() {
+                "-".to_owned()
+            } else {
+                said.join(", ")
+            },
+        ]);
+    }
+    table(&rows)
+}
+
+/// The history as a table, newest first.
+pub fn history_table(history: &History) -> String {
+    if history.resolved.is_empty() {
+        return "no resolved incidents kept\n".to_owned();
+    }
+    let mut rows = vec![[
+        "ID".to_owned(),
+        "CLUSTER".to_owned(),
+        "KIND".to_owned(),
+        "OBJECT".to_owned(),
+        "REASON".to_owned(),
+        "STARTED".to_owned(),
+        "RESOLVED".to_owned(),
+        "HOW".to_owned(),
+        "ANNOUNCED".to_owned(),
+    ]];
+    for r in &history.resolved {
+        rows.push([
+            short_id(&r.id),
+            r.key.cluster.clone(),
+            r.key.kind.clone(),
+            format!("{}/{}", r.key.namespace, r.key.name),
+            r.reason.clone(),
+            r.started.to_string(),
+            r.resolved.to_string(),
+            r.resolution.as_str().to_owned(),
+            if r.announced { "yes" } else { "no" }.to_owned(),
+        ]);
+    }
+    table(&rows)
+}
+
+/// One incident and its timeline, for people.
+pub fn timeline_text(incident: &OneIncident) -> String {
+    use fluxbrain_core::Happened as H;
+    let (key, id, reason, started, timeline, ack) = match incident {
+        OneIncident::Open(r) => (&r.key, &r.id, &r.reason, r.started, &r.timeline, &r.ack),
+        OneIncident::Resolved(r) => (&r.key, &r.id, &r.reason, r.started, &r.timeline, &r.ack),
+    };
+    let mut out = format!("incident {id}\n{key}\nreason {reason}, started {started}\n");
+    match incident {
+        OneIncident::Open(r) => {
+            out.push_str("state: open");
+            if let Some(by) = &r.silenced {
+                out.push_str(&format!(", silenced by {}", by.label()));
+            }
+            out.push('\n');
+        }
+        OneIncident::Resolved(r) => out.push_str(&format!(
+            "state: resolved ({}) at {}\n",
+            r.resolution.as_str(),
+            r.resolved
+        )),
+    }
+    if let Some(ack) = ack {
+        out.push_str(&format!("acknowledged by {} at {}", ack.by, ack.at));
+        if let Some(c) = &ack.comment {
+            out.push_str(&format!(": {c}"));
+        }
+        out.push('\n');
+    }
+    out.push_str("timeline:\n");
+    for m in timeline {
+        let what = match &m.what {
+            H::Opened { reason } => format!("first seen failing ({reason})"),
+            H::Folded { into } => format!("folded into its failing upstream {into}"),
+            H::Unfolded => "its upstream recovered; on its own now".to_owned(),
+            H::Announced => "firing queued".to_owned(),
+            H::Updated { joined, left } => format!(
+                "update queued (joined: {}; left: {})",
+                list(joined),
+                list(left)
+            ),
+            H::Reminded { occurrence } => format!("reminder {occurrence} queued"),
+            H::Acknowledged { by, comment } => match comment {
+                Some(c) => format!("acknowledged by {by}: {c}"),
+                None => format!("acknowledged by {by}"),
+            },
+            H::Silenced { by, until } => match until {
+                Some(until) => format!("silenced by {by} until {until}"),
+                None => format!("silenced by {by}"),
+            },
+            H::Unsilenced => "no longer silenced".to_owned(),
+            H::Delivered {
+                notifier,
+                notification,
+            } => format!("{notifier} delivered {}", notification_kind(notification)),
+            H::DeadLettered {
+                notifier,
+                notification,
+                error,
+            } => format!(
+                "{notifier} refused {} for good: {error}",
+                notification_kind(notification)
+            ),
+            H::Resolved { resolution } => format!("resolved ({})", resolution.as_str()),
+        };
+        out.push_str(&format!("  {}  {what}\n", m.at));
+    }
+    out
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// `firing 1`, `reminder 2`, ... from a notification id `<incident>:<kind>:<n>`.
+fn notification_kind(id: &str) -> String {
+    let mut parts = id.rsplitn(3, ':');
+    match (parts.next(), parts.next()) {
+        (Some(n), Some(kind)) => format!("{kind} {n}"),
+        _ => id.to_owned(),
+    }
 }
 
 /// The summary as a few lines for a terminal.
@@ -221,9 +475,15 @@ pub fn summary_text(summary: &Summary) -> String {
     }
     let i = &summary.incidents;
     out.push_str(&format!(
-        "incidents: {} open ({} folded into an upstream)\n",
-        i.open, i.folded
+        "incidents: {} open ({} folded into an upstream, {} silenced, {} acknowledged), {} resolved kept\n",
+        i.open, i.folded, i.silenced, i.acknowledged, i.resolved_kept
     ));
+    if i.silences_active > 0 {
+        out.push_str(&format!(
+            "silences: {} active (fluxbrain silence list)\n",
+            i.silences_active
+        ));
+    }
     for (name, n) in &summary.notifiers {
         out.push_str(&format!(
             "notifier {name}: {} sent, {} failed attempts, {} pending, {} refused\n",

@@ -19,6 +19,9 @@
 //! - **Policy.** [`decide`] says what happens to one object's incident (fire, fold into a
 //!   failing upstream, remind, supersede, resolve); [`plan`] applies it to a whole cycle and
 //!   returns the [`Notification`]s due. Pure: state in, decisions out.
+//! - **Operator controls.** [`control`]: silences ([`Silence`], matched by glob on cluster,
+//!   namespace, kind, name and reason) and acknowledgements ([`Ack`]), kept in a small
+//!   [`Control`] document beside the state that only operators write.
 //! - **Engine.** [`Engine`] runs the policy over a [`StateStore`] (with [`MemoryStore`] and a
 //!   conformance suite for other stores), keeps the outbox and delivers through the traits:
 //!   - [`Collector`]: where snapshots come from (`fluxbrain-kube` reads clusters);
@@ -120,6 +123,7 @@
 
 pub mod canonical;
 pub mod collect;
+pub mod control;
 pub mod duration;
 pub mod engine;
 pub mod error;
@@ -135,10 +139,11 @@ pub mod text;
 pub mod time;
 
 pub use collect::{ClusterObservation, CollectError, Collector};
+pub use control::{Ack, Control, ControlError, Matcher, Silence, SilenceRequest};
 pub use duration::DurationError;
 pub use engine::{
-    Backoff, DeliverReport, Engine, EngineConfig, MemoryStore, ObserveReport, State, StateStore,
-    StoreError,
+    Backoff, DeliverReport, Engine, EngineConfig, HistoryConfig, MemoryStore, ObserveReport, State,
+    StateStore, StoreError,
 };
 pub use error::{Error, ParseError, ParseWarning, Problem};
 pub use errorbrain::{
@@ -154,7 +159,7 @@ pub use model::kind::{Kind, controller_of, group_of};
 pub use model::log::LogLine;
 pub use model::object::{
     Condition, ConditionStatus, FluxObject, HelmSnapshot, Inventory, Link, LinkVia, ObjectRef,
-    Revision,
+    ObjectSilence, Revision, SILENCE_ANNOTATION,
 };
 pub use model::pod::ControllerPod;
 pub use model::snapshot::{Conflict, Snapshot, SnapshotIndex};
@@ -164,7 +169,8 @@ pub use notification::{
 };
 pub use parse::{Document, LogLineError, parse_document, parse_log_line};
 pub use policy::{
-    Decision, DecisionKind, IncidentKey, IncidentRecord, Observed, Plan, PolicyConfig, decide, plan,
+    Controls, Decision, DecisionKind, Happened, IncidentKey, IncidentRecord, Moment, Mute,
+    Observed, Plan, PolicyConfig, ResolvedIncident, SilencedBy, decide, plan,
 };
 pub use redact::{REDACTED, redact};
 pub use time::Time;

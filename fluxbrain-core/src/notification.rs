@@ -130,6 +130,9 @@ pub struct Notification {
     /// For `updated`: how the downstream objects changed since they were last announced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<AffectedChange>,
+    /// Who acknowledged the incident, when and why, if someone did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<crate::control::Ack>,
     /// errorbrain's analysis, when one was asked for and arrived in time.
     pub analysis: Option<Analysis>,
 }

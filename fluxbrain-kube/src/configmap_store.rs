@@ -7,6 +7,7 @@ use std::time::Duration;
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
+use fluxbrain_core::control::{self, Control, Revision};
 use fluxbrain_core::engine::{State, StateStore, StoreError, decode, encode};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -23,9 +24,12 @@ const PARTS: &str = "fluxbrain.io/parts";
 const GENERATION: &str = "fluxbrain.io/generation";
 const DIGEST: &str = "fluxbrain.io/sha256";
 const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "fluxbrain");
+/// The key of the control document (plain JSON: people read it) in `data`.
+const CONTROL_KEY: &str = "control.json";
 
 /// Keeps the engine's state in ConfigMap `namespace/name` (and `name-<generation>-<i>` parts
-/// when it is larger than one ConfigMap holds).
+/// when it is larger than one ConfigMap holds), and the operators' control document (silences,
+/// acknowledgements) in ConfigMap `name-control`.
 ///
 /// Every save is a compare-and-swap on the head ConfigMap's `resourceVersion` from the last
 /// load or save: a writer that lost its Lease (and so missed the new leader's writes) gets
@@ -90,6 +94,10 @@ impl ConfigMapStore {
             Ok(Err(e)) => Err(self.unavailable(what, e)),
             Err(_) => Err(self.unavailable(what, format!("no answer within {:?}", self.timeout))),
         }
+    }
+
+    fn control_name(&self) -> String {
+        format!("{}-control", self.name)
     }
 
     fn part_name(&self, generation: &str, i: usize) -> String {
@@ -266,6 +274,68 @@ impl StateStore for ConfigMapStore {
             && Some(&old_generation) != generation.as_ref()
         {
             self.delete_parts(&old_generation, old.parts).await;
+        }
+        Ok(())
+    }
+
+    async fn load_control(&self) -> Result<Option<(Control, Revision)>, StoreError> {
+        let name = self.control_name();
+        let Some(cm) = self.call("get control", self.api.get_opt(&name)).await? else {
+            return Ok(None);
+        };
+        let corrupt = |message: String| StoreError::Corrupt {
+            store: format!("configmap:{}/{name}", self.namespace),
+            message: format!(
+                "{message}; left as it is: inspect it, then `kubectl -n {} delete configmap {name}` to drop every silence and acknowledgement",
+                self.namespace
+            ),
+        };
+        let text = cm
+            .data
+            .as_ref()
+            .and_then(|d| d.get(CONTROL_KEY))
+            .ok_or_else(|| corrupt(format!("no data.{CONTROL_KEY}")))?;
+        let control = control::decode(text.as_bytes()).map_err(corrupt)?;
+        let revision = Revision(cm.metadata.resource_version.unwrap_or_default());
+        Ok(Some((control, revision)))
+    }
+
+    async fn save_control(
+        &self,
+        control: &Control,
+        expected: Option<&Revision>,
+    ) -> Result<(), StoreError> {
+        let text = String::from_utf8(control::encode(control))
+            .map_err(|e| self.unavailable("encode control", e))?;
+        let object = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(self.control_name()),
+                namespace: Some(self.namespace.clone()),
+                labels: Some([(MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned())].into()),
+                resource_version: expected.map(|r| r.0.clone()),
+                ..ObjectMeta::default()
+            },
+            data: Some([(CONTROL_KEY.to_owned(), text)].into()),
+            ..ConfigMap::default()
+        };
+        // Creating one that exists, or replacing at a stale resourceVersion, is a 409: a
+        // conflict, and the caller reads again.
+        match expected {
+            None => {
+                self.call(
+                    "create control",
+                    self.api.create(&PostParams::default(), &object),
+                )
+                .await?;
+            }
+            Some(_) => {
+                self.call(
+                    "replace control",
+                    self.api
+                        .replace(&self.control_name(), &PostParams::default(), &object),
+                )
+                .await?;
+            }
         }
         Ok(())
     }

@@ -263,3 +263,14 @@ fn redact_value(value: &serde_json::Value) -> serde_json::Value {
         other => other.clone(),
     }
 }
+
+/// `Acknowledged by <who> at <when>: <comment>`, when someone acknowledged the incident.
+pub(crate) fn ack_text(note: &Notification) -> Option<String> {
+    let ack = note.acknowledged.as_ref()?;
+    let mut text = format!("Acknowledged by {} at {}", ack.by, ack.at);
+    if let Some(comment) = &ack.comment {
+        text.push_str(": ");
+        text.push_str(comment);
+    }
+    Some(text)
+}

@@ -2,15 +2,16 @@
 //! (`--server`) or straight from the state store.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
+use super::target::{Target, TargetArgs, call, client, state_error};
 use crate::error::CliError;
 use crate::given::{Given, Problems};
-use crate::settings::{StateSpec, api_token};
-use crate::summary::{Incidents, Summary, incidents_table, summary_text};
+use crate::summary::{
+    History, Incidents, NotFound, OneIncident, Summary, history_table, incidents_table,
+    summary_text, timeline_text,
+};
 
 /// How to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,30 +29,23 @@ Without --server, reads the state store fluxbrain run uses (FLUXBRAIN_STATE; def
 ConfigMap in a pod, else ~/.local/state/fluxbrain/state.json); it knows the incidents and \
 notifiers, not the clusters. With --server, asks a running instance (its /v1 routes).
 
-Exit codes: 0 success; 1 the state or the server could not be read; 2 usage error.")]
+`status ID` shows one incident (open or resolved; a unique beginning of its id will do) and \
+its timeline; `status --history` the resolved incidents kept.
+
+Exit codes: 0 success; 1 the state or the server could not be read, or no such incident; \
+2 usage error.")]
 pub struct Args {
+    /// One incident's id (or a unique beginning of it): show it and its timeline.
+    incident: Option<String>,
+    /// Show the resolved incidents kept instead of the open ones.
+    #[arg(long, conflicts_with = "incident")]
+    history: bool,
     /// `table` or `json`.
     #[arg(long, short, value_enum, default_value_t = Output::Table)]
     output: Output,
-    /// A running instance, e.g. `http://fluxbrain.flux-system:8080`.
-    #[arg(long, env = "FLUXBRAIN_SERVER")]
-    server: Option<String>,
-    /// The bearer token of its /v1 routes.
-    #[arg(long, env = "FLUXBRAIN_API_TOKEN", hide_env_values = true)]
-    api_token: Option<String>,
-    /// A file holding that token.
-    #[arg(long, env = "FLUXBRAIN_API_TOKEN_FILE")]
-    api_token_file: Option<std::path::PathBuf>,
-    /// memory, file:PATH or configmap:NAMESPACE/NAME.
-    #[arg(long, env = "FLUXBRAIN_STATE")]
-    state: Option<String>,
-    /// Where the default ConfigMap state lives.
-    #[arg(long, env = "FLUXBRAIN_FLUX_NAMESPACE", default_value = "flux-system")]
-    flux_namespace: String,
+    #[command(flatten)]
+    target: TargetArgs,
 }
-
-/// Bound of every request.
-const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What `--output json` prints.
 #[derive(Debug, Serialize)]
@@ -61,42 +55,18 @@ struct Status {
     incidents: Incidents,
 }
 
-/// Where `status` reads from, validated.
+/// What was asked for.
 #[derive(Debug)]
-enum Source {
-    /// A running instance and its token.
-    Server { base: String, token: Option<String> },
-    /// The state store.
-    Store(StateSpec),
+enum View {
+    Open(Status),
+    History(History),
+    One(OneIncident),
 }
 
 /// Runs the command.
 pub fn run(args: Args, given: Given<'_>) -> ExitCode {
     let mut problems = Problems::new(given);
-    let state = problems.parse("state", args.state.as_deref(), str::parse::<StateSpec>);
-    let source = match &args.server {
-        Some(server) => {
-            let base = server.trim().trim_end_matches('/').to_owned();
-            if !(base.starts_with("http://") || base.starts_with("https://")) {
-                problems.add(
-                    "server",
-                    format!("{server:?} is not an http:// or https:// URL"),
-                );
-            }
-            let token = api_token(args.api_token.as_deref(), args.api_token_file.as_deref())
-                .unwrap_or_else(|problem| {
-                    problems.add("api_token", problem);
-                    None
-                });
-            Source::Server { base, token }
-        }
-        None => {
-            let env = |k: &str| std::env::var(k).ok();
-            Source::Store(
-                state.unwrap_or_else(|| StateSpec::default_for(&env, &args.flux_namespace)),
-            )
-        }
-    };
+    let target = args.target.resolve(&mut problems);
     if let Err(e) = problems.finish() {
         return e.report("status");
     }
@@ -104,92 +74,92 @@ pub fn run(args: Args, given: Given<'_>) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let status = match runtime.block_on(read(&source)) {
-        Ok(status) => status,
+    let view = match runtime.block_on(read(&target, &args)) {
+        Ok(view) => view,
         Err(e) => return e.report("status"),
     };
     let text = match args.output {
-        Output::Table => summary_text(&status.summary) + "\n" + &incidents_table(&status.incidents),
-        Output::Json => match serde_json::to_string_pretty(&status) {
-            Ok(json) => json + "\n",
-            Err(e) => {
-                eprintln!("fluxbrain status: {e}");
-                return ExitCode::FAILURE;
+        Output::Table => match &view {
+            View::Open(status) => {
+                summary_text(&status.summary) + "\n" + &incidents_table(&status.incidents)
             }
+            View::History(history) => history_table(history),
+            View::One(one) => timeline_text(one),
         },
+        Output::Json => {
+            let json = match &view {
+                View::Open(status) => serde_json::to_string_pretty(status),
+                View::History(history) => serde_json::to_string_pretty(history),
+                View::One(one) => serde_json::to_string_pretty(one),
+            };
+            match json {
+                Ok(json) => json + "\n",
+                Err(e) => {
+                    eprintln!("fluxbrain status: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
     };
     print!("{text}");
     ExitCode::SUCCESS
 }
 
-async fn read(source: &Source) -> Result<Status, CliError> {
-    let spec = match source {
-        Source::Server { base, token } => {
-            let client = fluxbrain_notify::http::client_builder("status").and_then(|b| {
-                b.timeout(TIMEOUT)
-                    .build()
-                    .map_err(|e| fluxbrain_notify::Error::Client {
-                        notifier: "status",
-                        reason: e.to_string(),
-                    })
-            })?;
+async fn read(target: &Target, args: &Args) -> Result<View, CliError> {
+    let spec = match target {
+        Target::Server { base, token } => {
+            let client = client("status")?;
             let token = token.as_deref();
-            return Ok(Status {
-                summary: fetch(&client, &format!("{base}/v1/summary"), token).await?,
-                incidents: fetch(&client, &format!("{base}/v1/incidents"), token).await?,
-            });
+            let get = |path: String| {
+                let url = format!("{base}{path}");
+                let request = client.get(&url);
+                async move { (request, url) }
+            };
+            if let Some(id) = &args.incident {
+                let (request, url) = get(format!("/v1/incidents/{}", id.trim())).await;
+                return Ok(View::One(call(request, &url, token).await?));
+            }
+            if args.history {
+                let (request, url) = get("/v1/history".to_owned()).await;
+                return Ok(View::History(call(request, &url, token).await?));
+            }
+            let (request, url) = get("/v1/summary".to_owned()).await;
+            let summary = call(request, &url, token).await?;
+            let (request, url) = get("/v1/incidents".to_owned()).await;
+            let incidents = call(request, &url, token).await?;
+            return Ok(View::Open(Status { summary, incidents }));
         }
-        Source::Store(spec) => spec,
+        Target::Store(spec) => spec,
     };
-    let state_error = |problem: String| CliError::State {
-        store: spec.to_string(),
-        problem,
-    };
-    let client = match spec {
-        StateSpec::ConfigMap { .. } => Some(kube::Client::try_default().await.map_err(|e| {
-            state_error(format!(
-                "no cluster to read it from ({}); set KUBECONFIG or run in a pod",
-                crate::error::chain(&e)
-            ))
-        })?),
-        _ => None,
-    };
-    let store = spec.open(client, TIMEOUT).map_err(state_error)?;
-    let state = match store.load().await {
-        Ok(Some(state)) => state,
-        Ok(None) => {
-            eprintln!("fluxbrain status: {} holds no state yet", store.name());
-            fluxbrain_core::State::default()
-        }
-        Err(e) => return Err(state_error(e.to_string())),
-    };
-    Ok(Status {
-        summary: Summary::of_state(&state),
-        incidents: Incidents::of(&state),
-    })
-}
-
-async fn fetch<T: DeserializeOwned>(
-    client: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-) -> Result<T, CliError> {
-    let problem = |problem: String| CliError::Server {
-        url: url.to_owned(),
-        problem,
-    };
-    let mut request = client.get(url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
+    let store = Target::store(spec).await?;
+    let state = Target::load(spec, store.as_ref(), "status").await?;
+    if let Some(id) = &args.incident {
+        return match OneIncident::find(&state, id) {
+            Ok(one) => Ok(View::One(one)),
+            Err(NotFound::None) => Err(CliError::Refused {
+                problem: format!("no incident {:?}, open or in the history", id.trim()),
+                usage: false,
+            }),
+            Err(NotFound::Ambiguous) => Err(CliError::Refused {
+                problem: format!(
+                    "{:?} names more than one incident: give more of the id",
+                    id.trim()
+                ),
+                usage: false,
+            }),
+        };
     }
-    let answer = request
-        .send()
+    if args.history {
+        return Ok(View::History(History::of(&state)));
+    }
+    let control = store
+        .load_control()
         .await
-        .map_err(|e| problem(crate::error::chain(&e)))?;
-    let status = answer.status();
-    let body = answer.text().await.map_err(|e| problem(e.to_string()))?;
-    if !status.is_success() {
-        return Err(problem(format!("{status}: {}", body.trim())));
-    }
-    serde_json::from_str(&body).map_err(|e| problem(format!("not a fluxbrain answer: {e}")))
+        .map_err(|e| state_error(spec, e.to_string()))?
+        .map(|(c, _)| c)
+        .unwrap_or_default();
+    Ok(View::Open(Status {
+        summary: Summary::of_state(&state).with_control(&control, crate::operate::now()),
+        incidents: Incidents::of(&state),
+    }))
 }

@@ -89,11 +89,32 @@ impl Collector for LiveMetrics {
         gauge("objects", "Objects by health", objects).encode(&mut encoder)?;
 
         if let Some(engine) = view.current() {
-            let summary = engine.inspect(Summary::of_state);
+            // The control document as of the engine's last step: no I/O while scraping.
+            let summary = engine
+                .inspect(Summary::of_state)
+                .with_control(&engine.control(), crate::operate::now());
             gauge(
                 "incidents_open",
                 "Open incidents",
                 vec![(Vec::new(), summary.incidents.open)],
+            )
+            .encode(&mut encoder)?;
+            gauge(
+                "incidents_acknowledged",
+                "Open incidents someone acknowledged",
+                vec![(Vec::new(), summary.incidents.acknowledged)],
+            )
+            .encode(&mut encoder)?;
+            gauge(
+                "incidents_silenced",
+                "Open incidents a silence or the silence annotation holds back",
+                vec![(Vec::new(), summary.incidents.silenced)],
+            )
+            .encode(&mut encoder)?;
+            gauge(
+                "silences_active",
+                "Silences in effect",
+                vec![(Vec::new(), summary.incidents.silences_active)],
             )
             .encode(&mut encoder)?;
             let per_notifier = |f: fn(&crate::summary::NotifierSummary) -> u64| {

@@ -8,8 +8,13 @@
 //!   which kinds it serves but cannot read; the collector's counters (API requests and errors
 //!   by class, forbidden kinds, watch restarts, relists, skipped documents, log reads); the
 //!   duration of policy steps;
-//! - `/v1/incidents` and `/v1/summary`: JSON, what `fluxbrain status` shows; behind a bearer
-//!   token when `FLUXBRAIN_API_TOKEN` is set.
+//! - `/v1/incidents`, `/v1/summary`, `/v1/history`, `/v1/incidents/{id}` (one incident and its
+//!   timeline) and `/v1/silences`: JSON, what `fluxbrain status` and `silence list` show;
+//!   behind a bearer token when `FLUXBRAIN_API_TOKEN` is set;
+//! - `POST /v1/silences`, `DELETE /v1/silences/{id}`, `POST /v1/incidents/{id}/ack`: the
+//!   operators' writes, always behind the token (403 when none is configured). They write the
+//!   shared store's control document (compare-and-swap), so a write through a standby reaches
+//!   the leader, and wake this replica's next policy step.
 //!
 //! A replica that does not hold the lease has no engine: its `/v1` routes read the shared
 //! state store instead (what the leader last saved), so a Service in front of all replicas
@@ -20,11 +25,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::Path;
 use axum::extract::State as Extract;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use fluxbrain_core::{Engine, Health, State, StateStore};
+use axum::routing::{delete, get, post};
+use fluxbrain_core::{Control, Engine, Health, SilenceRequest, State, StateStore};
 use fluxbrain_kube::collector::KubeCollector;
 use fluxbrain_kube::runtime::{Observer, Step};
 use prometheus_client::encoding::text::encode;
@@ -34,7 +41,9 @@ use prometheus_client::registry::Registry;
 
 mod metrics;
 
-use crate::summary::{ClusterSummary, Incidents, Summary};
+use crate::cmd::ack::AckRequest;
+use crate::error::CliError;
+use crate::summary::{ClusterSummary, History, Incidents, NotFound, OneIncident, Summary};
 
 /// Every health, for the zeros.
 const HEALTHS: [Health; 5] = [
@@ -64,6 +73,10 @@ pub(crate) struct View {
     engine: RwLock<Option<Arc<Engine>>>,
     /// Where a standby reads the state the leader saved.
     store: Option<Arc<dyn StateStore>>,
+    /// Where operators' writes go: the store the engine uses.
+    control_store: Arc<dyn StateStore>,
+    /// Wakes the runtime for a step after a write.
+    wake: Arc<tokio::sync::Notify>,
     last: Mutex<LastStep>,
 }
 
@@ -89,12 +102,16 @@ impl Live {
     pub fn new(
         collector: Arc<KubeCollector>,
         store: Option<Arc<dyn StateStore>>,
+        control_store: Arc<dyn StateStore>,
+        wake: Arc<tokio::sync::Notify>,
         token: Option<String>,
     ) -> Self {
         let view = Arc::new(View {
             collector,
             engine: RwLock::new(None),
             store,
+            control_store,
+            wake,
             last: Mutex::new(LastStep::default()),
         });
         // 1 ms to about 33 s.
@@ -148,7 +165,11 @@ impl Live {
     }
 
     async fn summary(&self) -> Result<Summary, String> {
-        let mut summary = self.with_state(Summary::of_state).await?;
+        let control = self.control().await?;
+        let mut summary = self
+            .with_state(Summary::of_state)
+            .await?
+            .with_control(&control, crate::operate::now());
         let last = self.last();
         summary.leading = Some(last.leading);
         summary.objects = last.objects.clone();
@@ -160,6 +181,34 @@ impl Live {
             .map(ClusterSummary::from)
             .collect();
         Ok(summary)
+    }
+
+    /// The control document: the engine's (as of its last step) or the store's.
+    async fn control(&self) -> Result<Control, String> {
+        match self.view.control_store.load_control().await {
+            Ok(control) => Ok(control.map(|(c, _)| c).unwrap_or_default()),
+            Err(e) => match self.current() {
+                Some(engine) => Ok(engine.control()),
+                None => Err(format!("{}: {e}", self.view.control_store.name())),
+            },
+        }
+    }
+
+    /// Whether a write may go ahead: only with a token configured and given.
+    fn may_write(&self, headers: &HeaderMap) -> Result<(), Box<Response>> {
+        if self.token.is_none() {
+            return Err(Box::new(
+                (
+                StatusCode::FORBIDDEN,
+                "writes need a bearer token: set FLUXBRAIN_API_TOKEN (or FLUXBRAIN_API_TOKEN_FILE) on fluxbrain run, and give it with --api-token\n",
+            )
+                .into_response(),
+            ));
+        }
+        if !self.authorized(headers) {
+            return Err(Box::new(unauthorized()));
+        }
+        Ok(())
     }
 
     fn metrics(&self) -> String {
@@ -266,7 +315,12 @@ pub fn router(live: Arc<Live>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/v1/incidents", get(incidents))
+        .route("/v1/incidents/{id}", get(incident))
+        .route("/v1/incidents/{id}/ack", post(ack))
         .route("/v1/summary", get(summary))
+        .route("/v1/history", get(history))
+        .route("/v1/silences", get(silences).post(add_silence))
+        .route("/v1/silences/{id}", delete(expire_silence))
         .with_state(live)
 }
 
@@ -332,6 +386,185 @@ async fn summary(Extract(live): Extract<Arc<Live>>, headers: HeaderMap) -> Respo
         Ok(summary) => json(&summary),
         Err(e) => unavailable(&e),
     }
+}
+
+async fn history(Extract(live): Extract<Arc<Live>>, headers: HeaderMap) -> Response {
+    if !live.authorized(&headers) {
+        return unauthorized();
+    }
+    match live.with_state(History::of).await {
+        Ok(history) => json(&history),
+        Err(e) => unavailable(&e),
+    }
+}
+
+async fn incident(
+    Extract(live): Extract<Arc<Live>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !live.authorized(&headers) {
+        return unauthorized();
+    }
+    match live.with_state(|state| OneIncident::find(state, &id)).await {
+        Ok(Ok(one)) => json(&one),
+        Ok(Err(NotFound::None)) => error(
+            StatusCode::NOT_FOUND,
+            &format!("no incident {id:?}, open or in the history"),
+        ),
+        Ok(Err(NotFound::Ambiguous)) => error(
+            StatusCode::NOT_FOUND,
+            &format!("{id:?} names more than one incident: give more of the id"),
+        ),
+        Err(e) => unavailable(&e),
+    }
+}
+
+async fn silences(Extract(live): Extract<Arc<Live>>, headers: HeaderMap) -> Response {
+    if !live.authorized(&headers) {
+        return unauthorized();
+    }
+    match live.control().await {
+        Ok(control) => json(&control.silences),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// The body of a write, or a 400 naming what is wrong with it.
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Box<Response>> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            &format!("the body is not what this route takes: {e}"),
+        ))
+    })
+}
+
+/// The answer to a write: the written item, or the refusal with its status.
+fn written<T: serde::Serialize>(live: &Live, result: Result<T, CliError>) -> Response {
+    match result {
+        Ok(value) => {
+            live.view.wake.notify_one();
+            json(&value)
+        }
+        Err(CliError::Refused { problem, usage }) => {
+            let status = if usage {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::NOT_FOUND
+            };
+            error(status, &problem)
+        }
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
+}
+
+async fn add_silence(
+    Extract(live): Extract<Arc<Live>>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    if let Err(refused) = live.may_write(&headers) {
+        return *refused;
+    }
+    let request: SilenceRequest = match body(&bytes) {
+        Ok(request) => request,
+        Err(refused) => return *refused,
+    };
+    let store = live.view.control_store.clone();
+    let result = crate::operate::add_silence(store.as_ref(), &request, crate::operate::now()).await;
+    if let Ok(silence) = &result {
+        tracing::info!(silence = %silence.id, matchers = %silence.matchers_text(), until = %silence.ends, author = %silence.author, "silence added");
+    }
+    written(&live, result)
+}
+
+async fn expire_silence(
+    Extract(live): Extract<Arc<Live>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    if let Err(refused) = live.may_write(&headers) {
+        return *refused;
+    }
+    let by: AckRequest = if bytes.is_empty() {
+        AckRequest::default()
+    } else {
+        match body(&bytes) {
+            Ok(by) => by,
+            Err(refused) => return *refused,
+        }
+    };
+    let author = if by.author.trim().is_empty() {
+        "unknown"
+    } else {
+        by.author.trim()
+    };
+    let store = live.view.control_store.clone();
+    let result =
+        crate::operate::expire_silence(store.as_ref(), &id, author, crate::operate::now()).await;
+    if let Ok(silence) = &result {
+        tracing::info!(silence = %silence.id, author, "silence ended");
+    }
+    written(&live, result)
+}
+
+async fn ack(
+    Extract(live): Extract<Arc<Live>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    if let Err(refused) = live.may_write(&headers) {
+        return *refused;
+    }
+    let request: AckRequest = match body(&bytes) {
+        Ok(request) => request,
+        Err(refused) => return *refused,
+    };
+    // The open incidents as this replica knows them: the leader's memory, or the shared store.
+    let open = match live
+        .with_state(|state| {
+            state
+                .incidents
+                .values()
+                .map(|r| r.id.clone())
+                .collect::<Vec<String>>()
+        })
+        .await
+    {
+        Ok(open) => open,
+        Err(e) => return unavailable(&e),
+    };
+    let open: Vec<&str> = open.iter().map(String::as_str).collect();
+    let store = live.view.control_store.clone();
+    let now = crate::operate::now();
+    let result = fluxbrain_core::control::update(store.as_ref(), |control| {
+        control.acknowledge(&id, &request.author, request.comment.as_deref(), now, &open)
+    })
+    .await
+    .map_err(|e| match e {
+        fluxbrain_core::control::UpdateError::Refused(e) => CliError::from(e),
+        fluxbrain_core::control::UpdateError::Store(e) => CliError::State {
+            store: store.name(),
+            problem: e.to_string(),
+        },
+    });
+    if let Ok(ack) = &result {
+        tracing::info!(incident = %ack.incident_id, by = %ack.by, "incident acknowledged");
+    }
+    written(&live, result)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "error": message });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn json(value: &impl serde::Serialize) -> Response {

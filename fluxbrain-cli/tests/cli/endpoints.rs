@@ -225,7 +225,13 @@ async fn a_standby_answers_from_the_shared_store_and_is_not_ready_unsynced() {
     let kube = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
     let config = CollectorConfig::new(vec![ClusterConfig::new("far", kube)]);
     let collector = Arc::new(KubeCollector::new(config).unwrap());
-    let live = Arc::new(Live::new(collector, Some(store), Some("t0k".to_owned())));
+    let live = Arc::new(Live::new(
+        collector,
+        Some(store.clone()),
+        store,
+        Arc::new(tokio::sync::Notify::new()),
+        Some("t0k".to_owned()),
+    ));
     live.leading(false);
     let (addr, task) = serve("127.0.0.1:0".parse().unwrap(), live).await.unwrap();
     let client = fluxbrain_notify::http::client_builder("test")

@@ -40,6 +40,18 @@ impl StateStore for CrashStore {
         }
         self.inner.save(state).await
     }
+    async fn load_control(
+        &self,
+    ) -> Result<Option<(crate::control::Control, crate::control::Revision)>, StoreError> {
+        self.inner.load_control().await
+    }
+    async fn save_control(
+        &self,
+        control: &crate::control::Control,
+        expected: Option<&crate::control::Revision>,
+    ) -> Result<(), StoreError> {
+        self.inner.save_control(control, expected).await
+    }
 }
 
 /// A receiver that accepts (records) or refuses with a retryable error, as scripted.

@@ -18,8 +18,9 @@ mod persist;
 mod state;
 mod store;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt as _;
 
@@ -30,12 +31,16 @@ pub use store::conformance;
 pub use store::{MemoryStore, StateStore, StoreError, decode, encode};
 
 use crate::collect::{ClusterObservation, CollectError};
+use crate::control::Control;
 use crate::event::{BuildOptions, build, fingerprint_of};
 use crate::model::health::Health;
-use crate::model::object::FluxObject;
+use crate::model::object::{FluxObject, ObjectSilence, SILENCE_ANNOTATION};
 use crate::model::snapshot::SnapshotIndex;
 use crate::notification::{Analyzer, Notification, NotificationKind, Notifier, Receipt};
-use crate::policy::{DecisionKind, IncidentKey, Observed, PolicyConfig, plan};
+use crate::policy::{
+    Controls, DecisionKind, IncidentKey, IncidentRecord, Observed, PolicyConfig, ResolvedIncident,
+    SilencedBy, plan,
+};
 use crate::time::Time;
 use persist::{Changed, Persisted};
 
@@ -51,6 +56,27 @@ pub struct EngineConfig {
     /// How many requests one notifier may have in flight at once (each for a different
     /// incident); at least 1.
     pub delivery_concurrency: usize,
+    /// How much of the resolved incidents' history is kept.
+    pub history: HistoryConfig,
+}
+
+/// How many resolved incidents the state keeps, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryConfig {
+    /// At most this many (the newest); 0 keeps none.
+    pub keep: usize,
+    /// None older than this (by when it resolved).
+    pub max_age: Duration,
+}
+
+impl Default for HistoryConfig {
+    /// The last 1,000, for 30 days.
+    fn default() -> Self {
+        HistoryConfig {
+            keep: 1000,
+            max_age: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -61,6 +87,7 @@ impl Default for EngineConfig {
             build: BuildOptions::default(),
             backoff: Backoff::default(),
             delivery_concurrency: 4,
+            history: HistoryConfig::default(),
         }
     }
 }
@@ -76,6 +103,11 @@ pub struct ObserveReport {
     pub objects: BTreeMap<Health, usize>,
     /// Open incidents after the step.
     pub open_incidents: usize,
+    /// The control document could not be read: the step used the last one read.
+    pub control_error: Option<StoreError>,
+    /// Things worth a warning, each said once per process (e.g. a malformed silence
+    /// annotation).
+    pub warnings: Vec<String>,
 }
 
 /// What one delivery round of one notifier did.
@@ -97,6 +129,10 @@ pub struct DeliverReport {
 #[derive(Debug)]
 pub struct Engine {
     state: Persisted,
+    /// The control document as last read.
+    control: std::sync::Mutex<Control>,
+    /// Warnings already given.
+    warned: std::sync::Mutex<HashSet<String>>,
     notifiers: Vec<Arc<dyn Notifier>>,
     analyzer: Option<Arc<dyn Analyzer>>,
     config: EngineConfig,
@@ -117,8 +153,19 @@ impl Engine {
             entry.pending.retain(|n, _| names.contains(n));
         }
         state.outbox.retain(|e| !e.pending.is_empty());
+        // Silences that cannot be read never stop the alerting: each step reads them again
+        // and reports the error (ObserveReport::control_error).
+        let control = store
+            .load_control()
+            .await
+            .ok()
+            .flatten()
+            .map(|(control, _)| control)
+            .unwrap_or_default();
         Ok(Engine {
             state: Persisted::new(state, store),
+            control: std::sync::Mutex::new(control),
+            warned: std::sync::Mutex::new(HashSet::new()),
             notifiers,
             analyzer,
             config,
@@ -149,13 +196,42 @@ impl Engine {
         observations: &[Result<ClusterObservation, CollectError>],
         now: Time,
     ) -> Result<ObserveReport, StoreError> {
-        let (report, change) = self
+        let control_error = self.refresh_control().await.err();
+        let (mut report, change) = self
             .state
             .change(|state| self.step(state, observations, now));
+        report.control_error = control_error;
         match change {
             Some(version) => self.state.persist(version).await.map(|()| report),
             None => Ok(report),
         }
+    }
+
+    /// Reads the control document again (what the next step applies).
+    ///
+    /// # Errors
+    /// The store's; the last document read stays in effect.
+    pub async fn refresh_control(&self) -> Result<(), StoreError> {
+        let control = self
+            .state
+            .store()
+            .load_control()
+            .await?
+            .map(|(control, _)| control)
+            .unwrap_or_default();
+        *self
+            .control
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = control;
+        Ok(())
+    }
+
+    /// The control document as last read (silences and acknowledgements).
+    pub fn control(&self) -> Control {
+        self.control
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The policy step of [`Engine::observe`], under the state lock; the version to save when
@@ -220,18 +296,33 @@ impl Engine {
             let (index, object) = objects.get(key)?;
             build(index, object, incident, build_options)
         };
-        let planned = plan(
+        let control = self.control();
+        report.warnings = self.annotation_warnings(&objects);
+        let controls = |record: &IncidentRecord| Controls {
+            silenced: silenced_by(&control, record, objects.get(&record.key).map(|o| o.1), now),
+            ack: control.ack_for(&record.id).cloned(),
+        };
+        let mut planned = plan(
             &mut state.incidents,
             &observed,
             &absent_means_deleted,
             now,
             &self.config.policy,
             &mut event,
+            &controls,
         );
-        let changed = planned
-            .decisions
-            .iter()
-            .any(|(d, n)| *d != DecisionKind::Quiet && *n > 0);
+        let pruned = keep_history(
+            state,
+            std::mem::take(&mut planned.resolved),
+            now,
+            self.config.history,
+        );
+        let changed = pruned
+            || planned.controls_changed > 0
+            || planned
+                .decisions
+                .iter()
+                .any(|(d, n)| *d != DecisionKind::Quiet && *n > 0);
         let names: Vec<String> = self.notifiers.iter().map(|n| n.name().to_owned()).collect();
         for note in &planned.due {
             outbox::enqueue(state, note.clone(), &names);
@@ -245,6 +336,31 @@ impl Engine {
             (true, false) => Changed::Queued(queued),
         };
         (report, changed)
+    }
+
+    /// One warning per malformed silence annotation value per object, the first time it is
+    /// seen.
+    fn annotation_warnings(
+        &self,
+        objects: &HashMap<IncidentKey, (&SnapshotIndex<'_>, &FluxObject)>,
+    ) -> Vec<String> {
+        let mut warned = self
+            .warned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = Vec::new();
+        for (key, (_, object)) in objects {
+            if let Some(ObjectSilence::Malformed(value)) = &object.silence {
+                let warning = format!(
+                    "{key}: annotation {SILENCE_ANNOTATION}={value:?} is neither \"true\" nor an RFC 3339 time (e.g. 2026-12-24T18:00:00Z); ignored"
+                );
+                if warned.insert(warning.clone()) {
+                    out.push(warning);
+                }
+            }
+        }
+        out.sort();
+        out
     }
 
     /// Delivers what notifier number `index` is due at `now`: asks the analyzer first (once
@@ -489,6 +605,60 @@ impl Engine {
     }
 }
 
+/// What silences the incident of `record` at `now`: a matching silence or the object's
+/// annotation, whichever lasts longer.
+fn silenced_by(
+    control: &Control,
+    record: &IncidentRecord,
+    object: Option<&FluxObject>,
+    now: Time,
+) -> Option<SilencedBy> {
+    let by_silence = control
+        .silence_for(&record.key, &record.reason, now)
+        .map(|s| SilencedBy::Silence {
+            id: s.id.clone(),
+            until: s.ends,
+        });
+    let by_annotation = match object.and_then(|o| o.silence.as_ref()) {
+        Some(ObjectSilence::Always) => Some(SilencedBy::Annotation { until: None }),
+        Some(ObjectSilence::Until(until)) if *until > now => Some(SilencedBy::Annotation {
+            until: Some(*until),
+        }),
+        _ => None,
+    };
+    match (by_silence, by_annotation) {
+        (Some(silence), Some(annotation)) => {
+            let longer = match (silence.until(), annotation.until()) {
+                (_, None) => true,
+                (Some(a), Some(b)) => b > a,
+                (None, Some(_)) => false,
+            };
+            Some(if longer { annotation } else { silence })
+        }
+        (silence, annotation) => silence.or(annotation),
+    }
+}
+
+/// Appends the incidents that ended to the history and drops what the history no longer
+/// keeps; whether the history changed.
+fn keep_history(
+    state: &mut State,
+    resolved: Vec<ResolvedIncident>,
+    now: Time,
+    config: HistoryConfig,
+) -> bool {
+    let before = state.history.len();
+    let added = !resolved.is_empty();
+    state.history.extend(resolved);
+    let max_age = i64::try_from(config.max_age.as_secs()).unwrap_or(i64::MAX / 2);
+    state
+        .history
+        .retain(|r| r.resolved.add_seconds(max_age) > now);
+    let excess = state.history.len().saturating_sub(config.keep);
+    state.history.drain(..excess);
+    added || state.history.len() != before
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -497,3 +667,6 @@ mod crash_tests;
 
 #[cfg(test)]
 mod save_tests;
+
+#[cfg(test)]
+mod control_tests;

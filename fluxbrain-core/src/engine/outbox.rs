@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use crate::notification::{DeliveryError, NotificationKind, Receipt, Retry};
+use crate::policy::IncidentKey;
+use crate::policy::timeline::{self, Happened};
 use crate::time::Time;
 
 use super::backoff::Backoff;
@@ -93,6 +95,21 @@ pub fn record(
     let Some(pos) = state.outbox.iter().position(|e| e.notification.id == id) else {
         return;
     };
+    let moment = match &outcome {
+        Ok(_) => Some(Happened::Delivered {
+            notifier: notifier.to_owned(),
+            notification: id.to_owned(),
+        }),
+        Err(error) if error.retry == Retry::Never => Some(Happened::DeadLettered {
+            notifier: notifier.to_owned(),
+            notification: id.to_owned(),
+            error: error.message.clone(),
+        }),
+        Err(_) => None,
+    };
+    if let Some(what) = moment {
+        note_in_timeline(state, pos, now, what);
+    }
     let health = state.notifiers.entry(notifier.to_owned()).or_default();
     match outcome {
         Ok(receipt) => {
@@ -165,6 +182,31 @@ pub fn record(
             state.threads.remove(&entry.notification.incident_id);
         }
     }
+}
+
+/// Adds `what` to the timeline of the incident of outbox entry `pos`, open or in the history.
+fn note_in_timeline(state: &mut State, pos: usize, now: Time, what: Happened) {
+    let note = &state.outbox[pos].notification;
+    let meta = &note.event.metadata;
+    let key = IncidentKey {
+        cluster: meta.cluster.clone(),
+        kind: meta.kind.clone(),
+        namespace: meta.namespace.clone(),
+        name: meta.name.clone(),
+    };
+    let timeline = match state.incidents.get_mut(&key) {
+        Some(record) if record.id == note.incident_id => &mut record.timeline,
+        _ => match state
+            .history
+            .iter_mut()
+            .rev()
+            .find(|r| r.id == note.incident_id)
+        {
+            Some(resolved) => &mut resolved.timeline,
+            None => return,
+        },
+    };
+    timeline::push(timeline, now, what);
 }
 
 fn later(now: Time, delay: Duration) -> Time {

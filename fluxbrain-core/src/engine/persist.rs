@@ -65,6 +65,11 @@ impl Persisted {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.store
+    }
+
     /// `f` over the state.
     pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&self.lock().state)

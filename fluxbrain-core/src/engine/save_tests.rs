@@ -19,6 +19,7 @@ struct GatedStore {
     saved: StdMutex<Vec<State>>,
     gate: StdMutex<Option<oneshot::Receiver<()>>>,
     started: StdMutex<usize>,
+    control: MemoryStore,
 }
 
 #[async_trait::async_trait]
@@ -39,6 +40,18 @@ impl StateStore for GatedStore {
         }
         self.saved.lock().unwrap().push(state.clone());
         Ok(())
+    }
+    async fn load_control(
+        &self,
+    ) -> Result<Option<(crate::control::Control, crate::control::Revision)>, StoreError> {
+        self.control.load_control().await
+    }
+    async fn save_control(
+        &self,
+        control: &crate::control::Control,
+        expected: Option<&crate::control::Revision>,
+    ) -> Result<(), StoreError> {
+        self.control.save_control(control, expected).await
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::notification::{Notification, Receipt};
-use crate::policy::{IncidentKey, IncidentRecord};
+use crate::policy::{IncidentKey, IncidentRecord, ResolvedIncident};
 use crate::time::Time;
 
 /// The version of the persisted state format; stores refuse other versions.
@@ -30,6 +30,10 @@ pub struct State {
     /// Notifications a notifier refused for good (kept, never dropped silently).
     #[serde(default)]
     pub dead_letters: Vec<DeadLetter>,
+    /// Resolved incidents with their timelines, oldest first, bounded by
+    /// [`HistoryConfig`](super::HistoryConfig).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<ResolvedIncident>,
 }
 
 impl Default for State {
@@ -41,6 +45,7 @@ impl Default for State {
             threads: BTreeMap::new(),
             notifiers: BTreeMap::new(),
             dead_letters: Vec::new(),
+            history: Vec::new(),
         }
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Mutex;
 
 use super::state::{STATE_VERSION, State};
+use crate::control::{Control, Revision};
 
 /// A failure to load or save state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +48,17 @@ pub trait StateStore: Send + Sync + fmt::Debug {
     async fn load(&self) -> Result<Option<State>, StoreError>;
     /// Replaces the saved state.
     async fn save(&self, state: &State) -> Result<(), StoreError>;
+    /// The operators' [`Control`] document (silences, acknowledgements) and its revision;
+    /// `None` when none was ever saved. The engine reads it once per step; only operators
+    /// write it.
+    async fn load_control(&self) -> Result<Option<(Control, Revision)>, StoreError>;
+    /// Replaces the control document if it is still at `expected` (`None`: if there is none
+    /// yet); [`StoreError::Conflict`] otherwise. Use [`crate::control::update`].
+    async fn save_control(
+        &self,
+        control: &Control,
+        expected: Option<&Revision>,
+    ) -> Result<(), StoreError>;
 }
 
 /// Serializes state as every store writes it: versioned JSON.
@@ -77,6 +89,8 @@ pub fn decode(bytes: &[u8]) -> Result<State, String> {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     bytes: Mutex<Option<Vec<u8>>>,
+    /// The control document and how many times it was saved.
+    control: Mutex<Option<(Vec<u8>, u64)>>,
 }
 
 impl MemoryStore {
@@ -116,6 +130,44 @@ impl StateStore for MemoryStore {
             .map_err(|_| unavailable("lock poisoned"))? = Some(encoded);
         Ok(())
     }
+
+    async fn load_control(&self) -> Result<Option<(Control, Revision)>, StoreError> {
+        let saved = self
+            .control
+            .lock()
+            .map_err(|_| unavailable("lock poisoned"))?
+            .clone();
+        saved
+            .map(|(bytes, n)| {
+                crate::control::decode(&bytes)
+                    .map(|c| (c, Revision(n.to_string())))
+                    .map_err(|message| StoreError::Corrupt {
+                        store: "memory".into(),
+                        message,
+                    })
+            })
+            .transpose()
+    }
+
+    async fn save_control(
+        &self,
+        control: &Control,
+        expected: Option<&Revision>,
+    ) -> Result<(), StoreError> {
+        let mut slot = self
+            .control
+            .lock()
+            .map_err(|_| unavailable("lock poisoned"))?;
+        let current = slot.as_ref().map(|(_, n)| Revision(n.to_string()));
+        if current.as_ref() != expected {
+            return Err(StoreError::Conflict {
+                store: "memory".into(),
+            });
+        }
+        let next = slot.as_ref().map_or(1, |(_, n)| n + 1);
+        *slot = Some((crate::control::encode(control), next));
+        Ok(())
+    }
 }
 
 fn unavailable(message: &str) -> StoreError {
@@ -132,11 +184,13 @@ pub mod conformance {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
+    use crate::control::Silence;
     use crate::engine::state::{DeadLetter, Delivery, NotifierState, OutboxEntry};
     use crate::policy::{IncidentKey, IncidentRecord};
     use crate::time::Time;
 
-    /// A state with `incidents` open incidents, one outbox entry each, and some notifier facts.
+    /// A state with `incidents` open incidents, one outbox entry each, one resolved incident in
+    /// the history per ten open ones, and some notifier facts.
     pub fn sample_state(incidents: usize) -> State {
         let event = crate::conformance_event();
         let mut state = State::default();
@@ -164,6 +218,14 @@ pub mod conformance {
                 announced: vec![],
                 announced_at: None,
                 updates: 0,
+                ack: None,
+                silenced: None,
+                timeline: vec![crate::policy::Moment {
+                    at: ev.timestamp,
+                    what: crate::policy::Happened::Opened {
+                        reason: "BuildFailed".into(),
+                    },
+                }],
                 event: ev.clone(),
             };
             let note = crate::notification::Notification {
@@ -175,8 +237,29 @@ pub mod conformance {
                 event: ev,
                 affected: vec![],
                 change: None,
+                acknowledged: None,
                 analysis: None,
             };
+            // One resolved incident in the history for every ten open ones.
+            if i % 10 == 0 {
+                state.history.push(crate::policy::ResolvedIncident {
+                    key: IncidentKey {
+                        name: format!("gone-{i}"),
+                        ..key.clone()
+                    },
+                    id: format!("00000000-0000-8000-9000-{i:012}"),
+                    fingerprint: record.fingerprint,
+                    reason: "BuildFailed".into(),
+                    message: record.event.message.clone(),
+                    started: record.started,
+                    resolved: record.started.add_seconds(600),
+                    resolution: crate::notification::Resolution::Recovered,
+                    announced: true,
+                    occurrence: 1,
+                    ack: None,
+                    timeline: record.timeline.clone(),
+                });
+            }
             state.incidents.insert(key, record);
             state.outbox.push(OutboxEntry {
                 notification: note,
@@ -228,8 +311,114 @@ pub mod conformance {
         answer
     }
 
+    /// A control document with two silences and an ack.
+    pub fn sample_control() -> Control {
+        let now = Time::parse("2026-04-21T09:00:00Z").unwrap();
+        let mut control = Control::default();
+        for (matchers, duration) in [
+            (
+                vec![
+                    "namespace=team-*".to_owned(),
+                    "kind=Kustomization".to_owned(),
+                ],
+                "2h",
+            ),
+            (vec!["reason=ChartPull*".to_owned()], "30m"),
+        ] {
+            control
+                .add_silence(
+                    &crate::control::SilenceRequest {
+                        matchers,
+                        duration: Some(duration.into()),
+                        ends: None,
+                        comment: "planned maintenance, ticket OPS-1".into(),
+                        author: "ana".into(),
+                    },
+                    now,
+                )
+                .unwrap();
+        }
+        control
+            .acknowledge(
+                "00000000-0000-8000-8000-000000000001",
+                "ben",
+                Some("on it"),
+                now,
+                &["00000000-0000-8000-8000-000000000001"],
+            )
+            .unwrap();
+        control
+    }
+
+    /// The control document's part of the suite: round trip and compare-and-swap.
+    pub async fn run_control(store: &dyn StateStore) {
+        assert_eq!(
+            store.load_control().await.unwrap(),
+            None,
+            "a new store has no control document"
+        );
+        let control = sample_control();
+        store.save_control(&control, None).await.unwrap();
+        let (loaded, first) = store.load_control().await.unwrap().unwrap();
+        assert_eq!(loaded, control, "control round trip");
+        assert!(
+            matches!(
+                store.save_control(&control, None).await,
+                Err(StoreError::Conflict { .. })
+            ),
+            "creating over an existing document is a conflict"
+        );
+        let mut changed = control.clone();
+        changed.acks.clear();
+        store.save_control(&changed, Some(&first)).await.unwrap();
+        let (loaded, second) = store.load_control().await.unwrap().unwrap();
+        assert_eq!(loaded, changed, "save replaces");
+        assert_ne!(first, second, "each save is a new revision");
+        assert!(
+            matches!(
+                store.save_control(&control, Some(&first)).await,
+                Err(StoreError::Conflict { .. })
+            ),
+            "a save based on a stale read is a conflict"
+        );
+        assert_eq!(store.load_control().await.unwrap().unwrap().0, changed);
+        // Two writers racing through `update`: both changes land.
+        let add = |name: &'static str| {
+            crate::control::update(store, move |c| {
+                c.add_silence(
+                    &crate::control::SilenceRequest {
+                        matchers: vec![format!("name={name}")],
+                        duration: Some("1h".into()),
+                        ends: None,
+                        comment: "race".into(),
+                        author: "test".into(),
+                    },
+                    Time::parse("2026-04-21T09:00:00Z").unwrap(),
+                )
+            })
+        };
+        let (a, b) = futures::future::join(add("a"), add("b")).await;
+        a.unwrap();
+        b.unwrap();
+        let names: Vec<String> = store
+            .load_control()
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .silences
+            .iter()
+            .map(Silence::matchers_text)
+            .collect();
+        assert!(
+            names.contains(&"name=a".to_owned()) && names.contains(&"name=b".to_owned()),
+            "{names:?}"
+        );
+    }
+
     /// Runs the suite against an empty `store`.
     pub async fn run(store: &dyn StateStore) {
+        run_control(store).await;
         assert_eq!(store.load().await.unwrap(), None, "a new store is empty");
         let small = sample_state(3);
         store.save(&small).await.unwrap();

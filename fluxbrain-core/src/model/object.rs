@@ -226,6 +226,40 @@ pub struct FluxObject {
     pub inventory: Option<Inventory>,
     /// The newest `status.history` snapshots of a HelmRelease.
     pub helm_history: Vec<HelmSnapshot>,
+    /// Its [`SILENCE_ANNOTATION`], when it has one.
+    pub silence: Option<ObjectSilence>,
+}
+
+/// The annotation that silences an object's incidents from git: `"true"` (while it is there)
+/// or an RFC 3339 end; `"false"` or empty means not silenced.
+pub const SILENCE_ANNOTATION: &str = "fluxbrain.io/silence";
+
+/// What an object's [`SILENCE_ANNOTATION`] says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectSilence {
+    /// `"true"`: silenced while the annotation is there.
+    Always,
+    /// Silenced until this time.
+    Until(crate::time::Time),
+    /// A value that is neither: ignored (and warned about once).
+    Malformed(String),
+}
+
+impl ObjectSilence {
+    /// Reads an annotation value; `None` for `"false"` and empty.
+    pub fn parse(value: &str) -> Option<ObjectSilence> {
+        let value = value.trim();
+        if value.is_empty() || value.eq_ignore_ascii_case("false") {
+            return None;
+        }
+        if value.eq_ignore_ascii_case("true") {
+            return Some(ObjectSilence::Always);
+        }
+        Some(match crate::time::Time::parse(value) {
+            Some(until) => ObjectSilence::Until(until),
+            None => ObjectSilence::Malformed(value.to_owned()),
+        })
+    }
 }
 
 impl FluxObject {

@@ -9,7 +9,8 @@ use crate::error::{ParseWarning, Problem};
 use crate::model::kind::Kind;
 use crate::model::object::{
     Condition, ConditionStatus, FluxObject, HELM_HISTORY_KEPT, HelmSnapshot, INVENTORY_KEPT,
-    Inventory, Link, LinkVia, MAX_CONDITION_MESSAGE, ObjectRef, Revision,
+    Inventory, Link, LinkVia, MAX_CONDITION_MESSAGE, ObjectRef, ObjectSilence, Revision,
+    SILENCE_ANNOTATION,
 };
 use crate::text::truncate_in_place;
 
@@ -102,8 +103,23 @@ pub(crate) fn parse_object(
         } else {
             Vec::new()
         },
+        silence: silence_annotation(metadata),
         key,
     })
+}
+
+/// The `fluxbrain.io/silence` annotation; a value of the wrong type is kept as malformed
+/// (an annotation is the operator's, never a reason to skip the object).
+fn silence_annotation(metadata: &Map<String, Value>) -> Option<ObjectSilence> {
+    let value = metadata
+        .get("annotations")?
+        .as_object()?
+        .get(SILENCE_ANNOTATION)?;
+    match value {
+        Value::String(text) => ObjectSilence::parse(text),
+        Value::Null => None,
+        other => Some(ObjectSilence::Malformed(other.to_string())),
+    }
 }
 
 fn conditions(

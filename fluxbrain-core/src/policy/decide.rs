@@ -49,6 +49,16 @@ pub struct Observed {
     pub fold_into: Option<IncidentKey>,
 }
 
+/// What operators said about an open incident: silenced (its firing, updates and reminders
+/// wait), acknowledged (its reminders stop).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mute {
+    /// A silence or the object's annotation holds it back.
+    pub silenced: bool,
+    /// Someone acknowledged it.
+    pub acknowledged: bool,
+}
+
 /// What happens to one object's incident.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
@@ -129,12 +139,14 @@ impl DecisionKind {
 }
 
 /// Decides from state alone: same inputs, same answer. `seen` is `None` when the object is
-/// gone from a cluster that was fully observed.
+/// gone from a cluster that was fully observed; `mute` is what operators said about the open
+/// incident (a new one's silence is applied when it opens, see [`plan`](super::plan)).
 pub fn decide(
     open: Option<&IncidentRecord>,
     seen: Option<&Observed>,
     now: Time,
     config: &PolicyConfig,
+    mute: Mute,
 ) -> Decision {
     let Some(incident) = open else {
         return match seen {
@@ -163,11 +175,15 @@ pub fn decide(
             // Held for the group wait: announced when it ends; a failing upstream that shows
             // up meanwhile takes it in.
             (None, Some(root)) if !incident.fired => Decision::Fold(root.clone()),
+            // Silenced before it was announced: announced when the silence ends.
+            (None, None) if !incident.fired && mute.silenced => Decision::Quiet,
             (None, None) if !incident.fired => match incident.hold_until {
                 Some(until) if now < until && !config.group_wait.is_zero() => Decision::Quiet,
                 _ => Decision::Announce,
             },
             // An incident that fired on its own stays its own, even if its source fails later.
+            // Silenced or acknowledged: no reminders.
+            (None, _) if mute.silenced || mute.acknowledged => Decision::Quiet,
             (None, _) => match config.remind_every {
                 Some(every) if !every.is_zero() && due(incident.last_notified, every, now) => {
                     Decision::Remind
@@ -228,6 +244,9 @@ mod tests {
             announced: vec![],
             announced_at: None,
             updates: 0,
+            ack: None,
+            silenced: None,
+            timeline: vec![],
             event: ErrorEvent {
                 id: "id".into(),
                 timestamp: t(0),
@@ -372,7 +391,7 @@ mod tests {
         ];
         for (open, seen, at, want) in cases {
             assert_eq!(
-                decide(open, seen.as_ref(), t(at), &cfg),
+                decide(open, seen.as_ref(), t(at), &cfg, Mute::default()),
                 want,
                 "{open:?} {seen:?} at {at}"
             );
@@ -388,7 +407,7 @@ mod tests {
         let own = record(None);
         let seen = failing("BuildFailed", None);
         assert_eq!(
-            decide(Some(&own), Some(&seen), t(1_000_000), &cfg),
+            decide(Some(&own), Some(&seen), t(1_000_000), &cfg, Mute::default()),
             Decision::Quiet
         );
         let never = PolicyConfig {
@@ -396,7 +415,13 @@ mod tests {
             ..PolicyConfig::default()
         };
         assert_eq!(
-            decide(Some(&own), Some(&seen), t(1_000_000), &never),
+            decide(
+                Some(&own),
+                Some(&seen),
+                t(1_000_000),
+                &never,
+                Mute::default()
+            ),
             Decision::Quiet
         );
     }
@@ -412,29 +437,93 @@ mod tests {
         held.hold_until = Some(t(30));
         let seen = failing("BuildFailed", None);
         assert_eq!(
-            decide(Some(&held), Some(&seen), t(29), &cfg),
+            decide(Some(&held), Some(&seen), t(29), &cfg, Mute::default()),
             Decision::Quiet
         );
         assert_eq!(
-            decide(Some(&held), Some(&seen), t(30), &cfg),
+            decide(Some(&held), Some(&seen), t(30), &cfg, Mute::default()),
             Decision::Announce
         );
         // A failing upstream that appears meanwhile takes it in.
         let under = failing("BuildFailed", Some(key("root")));
         assert_eq!(
-            decide(Some(&held), Some(&under), t(10), &cfg),
+            decide(Some(&held), Some(&under), t(10), &cfg, Mute::default()),
             Decision::Fold(key("root"))
         );
         // Recovered before it was announced: it ends (silently, as it never fired).
         assert_eq!(
-            decide(Some(&held), Some(&health(Health::Healthy)), t(10), &cfg),
+            decide(
+                Some(&held),
+                Some(&health(Health::Healthy)),
+                t(10),
+                &cfg,
+                Mute::default()
+            ),
             Decision::Resolve(Resolution::Recovered)
         );
         // Without a group wait (once mode), a held incident is announced at once.
         let at_once = PolicyConfig::default();
         assert_eq!(
-            decide(Some(&held), Some(&seen), t(1), &at_once),
+            decide(Some(&held), Some(&seen), t(1), &at_once, Mute::default()),
             Decision::Announce
+        );
+    }
+
+    #[test]
+    fn silences_hold_the_announcement_and_silences_and_acks_stop_reminders() {
+        let cfg = PolicyConfig::default();
+        let silenced = Mute {
+            silenced: true,
+            acknowledged: false,
+        };
+        let acked = Mute {
+            silenced: false,
+            acknowledged: true,
+        };
+        let seen = failing("BuildFailed", None);
+        let mut held = record(None);
+        held.fired = false;
+        assert_eq!(
+            decide(Some(&held), Some(&seen), t(1), &cfg, silenced),
+            Decision::Quiet
+        );
+        assert_eq!(
+            decide(Some(&held), Some(&seen), t(1), &cfg, Mute::default()),
+            Decision::Announce,
+            "announced once the silence ends"
+        );
+        let own = record(None);
+        let due = 4 * 3600;
+        for mute in [silenced, acked] {
+            assert_eq!(
+                decide(Some(&own), Some(&seen), t(due), &cfg, mute),
+                Decision::Quiet
+            );
+            // Resolutions and supersessions are not held back.
+            assert_eq!(
+                decide(
+                    Some(&own),
+                    Some(&health(Health::Healthy)),
+                    t(due),
+                    &cfg,
+                    mute
+                ),
+                Decision::Resolve(Resolution::Recovered)
+            );
+            assert_eq!(
+                decide(
+                    Some(&own),
+                    Some(&failing("Other", None)),
+                    t(due),
+                    &cfg,
+                    mute
+                ),
+                Decision::Supersede { fold_into: None }
+            );
+        }
+        assert_eq!(
+            decide(Some(&own), Some(&seen), t(due), &cfg, Mute::default()),
+            Decision::Remind
         );
     }
 }

@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::timeline::Moment;
+use crate::control::Ack;
 use crate::errorbrain::ErrorEvent;
 use crate::fingerprint::Fingerprint;
 use crate::model::object::ObjectRef;
@@ -87,8 +89,54 @@ pub struct IncidentRecord {
     /// How many `updated` notifications it sent.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub updates: u32,
+    /// Its acknowledgement, while it has one: no reminders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<Ack>,
+    /// What holds back its notifications, while something does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silenced: Option<SilencedBy>,
+    /// What happened to it so far.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<Moment>,
     /// Its latest event, without evidence (kept small: it is what a resolution reports).
     pub event: ErrorEvent,
+}
+
+/// What holds back an incident's notifications.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum SilencedBy {
+    /// A silence an operator added.
+    Silence {
+        /// Its id.
+        id: String,
+        /// When it ends.
+        until: Time,
+    },
+    /// The object's `fluxbrain.io/silence` annotation.
+    Annotation {
+        /// When it ends (`None`: while the annotation is there).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<Time>,
+    },
+}
+
+impl SilencedBy {
+    /// `silence <id>` or `annotation`, for timelines and tables.
+    pub fn label(&self) -> String {
+        match self {
+            SilencedBy::Silence { id, .. } => format!("silence {id}"),
+            SilencedBy::Annotation { .. } => "annotation".to_owned(),
+        }
+    }
+
+    /// When it ends, if it does by itself.
+    pub fn until(&self) -> Option<Time> {
+        match self {
+            SilencedBy::Silence { until, .. } => Some(*until),
+            SilencedBy::Annotation { until } => *until,
+        }
+    }
 }
 
 fn is_zero(n: &u32) -> bool {

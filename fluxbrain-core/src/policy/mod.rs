@@ -8,10 +8,12 @@
 mod decide;
 mod incident;
 mod plan;
+pub mod timeline;
 
-pub use decide::{Decision, DecisionKind, Observed, PolicyConfig, decide};
-pub use incident::{IncidentKey, IncidentRecord};
-pub use plan::{Plan, next_deadline, plan};
+pub use decide::{Decision, DecisionKind, Mute, Observed, PolicyConfig, decide};
+pub use incident::{IncidentKey, IncidentRecord, SilencedBy};
+pub use plan::{Controls, Plan, next_deadline, plan};
+pub use timeline::{Happened, Moment, ResolvedIncident};
 
 #[cfg(test)]
 mod tests;

@@ -9,8 +9,29 @@ use crate::notification::{
 };
 use crate::time::Time;
 
-use super::decide::{Decision, DecisionKind, Observed, PolicyConfig, decide};
-use super::incident::{IncidentKey, IncidentRecord};
+use super::decide::{Decision, DecisionKind, Mute, Observed, PolicyConfig, decide};
+use super::incident::{IncidentKey, IncidentRecord, SilencedBy};
+use super::timeline::{self, Happened, ResolvedIncident};
+use crate::control::Ack;
+
+/// What operators say about one incident this cycle (see [`crate::control`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Controls {
+    /// What holds back its notifications, if anything.
+    pub silenced: Option<SilencedBy>,
+    /// Its acknowledgement, if any.
+    pub ack: Option<Ack>,
+}
+
+/// A notification decided this cycle, before its affected list is filled in.
+struct Due {
+    key: IncidentKey,
+    kind: NotificationKind,
+    event: ErrorEvent,
+    incident_id: String,
+    occurrence: u32,
+    ack: Option<Ack>,
+}
 
 /// The outcome of one cycle.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,6 +41,11 @@ pub struct Plan {
     pub due: Vec<Notification>,
     /// How many objects each decision applied to, for logs and metrics.
     pub decisions: BTreeMap<DecisionKind, usize>,
+    /// The incidents that ended, with their timelines, for the history.
+    pub resolved: Vec<ResolvedIncident>,
+    /// How many open incidents operators silenced, unsilenced or acknowledged since the last
+    /// cycle (a change to save even when every decision was quiet).
+    pub controls_changed: usize,
 }
 
 /// Applies the policy to every object of one cycle.
@@ -30,7 +56,8 @@ pub struct Plan {
 /// - `absent_means_deleted`: whether a record missing from `observed` is gone (its cluster and
 ///   kind were fully read) rather than unobserved;
 /// - `event`: builds the event of a failing object for the given incident facts (`None` for a
-///   new incident); `None` when it cannot (the object is not failing after all).
+///   new incident); `None` when it cannot (the object is not failing after all);
+/// - `controls`: what operators say about an incident (its silence and acknowledgement).
 pub fn plan(
     records: &mut BTreeMap<IncidentKey, IncidentRecord>,
     observed: &BTreeMap<IncidentKey, Observed>,
@@ -38,6 +65,7 @@ pub fn plan(
     now: Time,
     config: &PolicyConfig,
     event: &mut dyn FnMut(&IncidentKey, Option<Incident>) -> Option<ErrorEvent>,
+    controls: &dyn Fn(&IncidentRecord) -> Controls,
 ) -> Plan {
     let mut keys: BTreeSet<IncidentKey> = observed
         .iter()
@@ -54,30 +82,67 @@ pub fn plan(
     let folded_before = folded_map(records);
 
     let mut plan = Plan::default();
-    // (key, kind, incident id, occurrence, event); affected lists are filled in afterwards.
-    let mut pending: Vec<(IncidentKey, NotificationKind, ErrorEvent, String, u32)> = Vec::new();
+    // Affected lists are filled in afterwards.
+    let mut pending: Vec<Due> = Vec::new();
     for key in keys {
         let seen = observed.get(&key);
-        let decision = decide(records.get(&key), seen, now, config);
+        let mute = match records.get_mut(&key) {
+            Some(record) => {
+                let said = controls(record);
+                let (mute, changed) = apply_controls(record, said, now);
+                plan.controls_changed += usize::from(changed);
+                mute
+            }
+            None => Mute::default(),
+        };
+        let decision = decide(records.get(&key), seen, now, config, mute);
         *plan.decisions.entry(decision.kind()).or_default() += 1;
         match decision {
             Decision::Quiet => {}
             Decision::Fire => {
                 let hold = hold_until(now, config, None);
-                open(records, &key, None, hold, now, event, &mut pending);
+                open(
+                    records,
+                    &key,
+                    None,
+                    hold,
+                    now,
+                    event,
+                    controls,
+                    &mut pending,
+                );
             }
             Decision::Fold(root) => match records.get_mut(&key) {
                 Some(record) => {
+                    timeline::push(
+                        &mut record.timeline,
+                        now,
+                        Happened::Folded {
+                            into: root.object(),
+                        },
+                    );
                     record.folded_into = Some(root);
                     record.hold_until = None;
                 }
-                None => open(records, &key, Some(root), None, now, event, &mut pending),
+                None => open(
+                    records,
+                    &key,
+                    Some(root),
+                    None,
+                    now,
+                    event,
+                    controls,
+                    &mut pending,
+                ),
             },
             Decision::Unfold | Decision::Announce => {
                 if let Some(record) = records.get_mut(&key) {
-                    record.folded_into = None;
+                    if record.folded_into.take().is_some() {
+                        timeline::push(&mut record.timeline, now, Happened::Unfolded);
+                    }
                     record.hold_until = None;
-                    if !record.fired {
+                    // Silenced: announced when the silence ends.
+                    if !record.fired && record.silenced.is_none() {
                         let incident = Incident {
                             started: record.started,
                             occurrence: record.occurrence,
@@ -86,13 +151,15 @@ pub fn plan(
                             record.fired = true;
                             record.last_notified = now;
                             record.event = trimmed(&ev);
-                            pending.push((
-                                key.clone(),
-                                NotificationKind::Firing,
-                                ev,
-                                record.id.clone(),
-                                record.occurrence,
-                            ));
+                            timeline::push(&mut record.timeline, now, Happened::Announced);
+                            pending.push(Due {
+                                key: key.clone(),
+                                kind: NotificationKind::Firing,
+                                event: ev,
+                                incident_id: record.id.clone(),
+                                occurrence: record.occurrence,
+                                ack: record.ack.clone(),
+                            });
                         }
                     }
                 }
@@ -107,36 +174,65 @@ pub fn plan(
                         record.occurrence += 1;
                         record.last_notified = now;
                         record.event = trimmed(&ev);
-                        pending.push((
-                            key.clone(),
-                            NotificationKind::Reminder,
-                            ev,
-                            record.id.clone(),
-                            record.occurrence,
-                        ));
+                        timeline::push(
+                            &mut record.timeline,
+                            now,
+                            Happened::Reminded {
+                                occurrence: record.occurrence,
+                            },
+                        );
+                        pending.push(Due {
+                            key: key.clone(),
+                            kind: NotificationKind::Reminder,
+                            event: ev,
+                            incident_id: record.id.clone(),
+                            occurrence: record.occurrence,
+                            ack: record.ack.clone(),
+                        });
                     }
                 }
             }
             Decision::Supersede { fold_into } => {
-                let closed = close(records, &key, Resolution::Superseded, &mut pending);
+                let closed = close(records, &key, Resolution::Superseded, now, &mut pending);
                 // A successor of an incident still held keeps its hold: a revision that moves
                 // on every cycle never postpones the announcement.
-                let held = closed.and_then(|r| r.hold_until);
+                let held = closed.as_ref().and_then(|r| r.hold_until);
+                plan.resolved
+                    .extend(closed.map(|r| resolved(r, now, Resolution::Superseded)));
                 let hold = match fold_into {
                     Some(_) => None,
                     None => hold_until(now, config, held),
                 };
-                open(records, &key, fold_into, hold, now, event, &mut pending);
+                open(
+                    records,
+                    &key,
+                    fold_into,
+                    hold,
+                    now,
+                    event,
+                    controls,
+                    &mut pending,
+                );
             }
             Decision::Resolve(resolution) => {
-                close(records, &key, resolution, &mut pending);
+                let closed = close(records, &key, resolution, now, &mut pending);
+                plan.resolved
+                    .extend(closed.map(|r| resolved(r, now, resolution)));
             }
         }
     }
 
     let folded_now = folded_map(records);
     updates(records, &folded_now, now, config, &mut pending);
-    for (key, kind, ev, incident_id, occurrence) in pending {
+    for Due {
+        key,
+        kind,
+        event: ev,
+        incident_id,
+        occurrence,
+        ack,
+    } in pending
+    {
         let affected_from = match kind {
             NotificationKind::Resolved(_) => &folded_before,
             _ => &folded_now,
@@ -166,10 +262,17 @@ pub fn plan(
                     record.announced_at = Some(now);
                 }
                 NotificationKind::Updated => {
-                    change = Some(AffectedChange {
-                        joined: difference(&listed, &record.announced),
-                        left: difference(&record.announced, &listed),
-                    });
+                    let joined = difference(&listed, &record.announced);
+                    let left = difference(&record.announced, &listed);
+                    timeline::push(
+                        &mut record.timeline,
+                        now,
+                        Happened::Updated {
+                            joined: joined.clone(),
+                            left: left.clone(),
+                        },
+                    );
+                    change = Some(AffectedChange { joined, left });
                     record.updates += 1;
                     number = record.updates;
                     record.announced = listed;
@@ -187,10 +290,65 @@ pub fn plan(
             event: ev,
             affected,
             change,
+            acknowledged: ack,
             analysis: None,
         });
     }
     plan
+}
+
+/// Brings the record's silence and acknowledgement up to what operators say now, noting each
+/// change in its timeline; what it means for the decision, and whether anything changed.
+fn apply_controls(record: &mut IncidentRecord, controls: Controls, now: Time) -> (Mute, bool) {
+    let changed = controls.silenced != record.silenced || controls.ack != record.ack;
+    if controls.silenced != record.silenced {
+        let what = match &controls.silenced {
+            Some(by) => Happened::Silenced {
+                by: by.label(),
+                until: by.until(),
+            },
+            None => Happened::Unsilenced,
+        };
+        // A silence that is merely extended (same silence, later end) is noted too.
+        timeline::push(&mut record.timeline, now, what);
+        record.silenced = controls.silenced;
+    }
+    if controls.ack != record.ack {
+        if let Some(ack) = &controls.ack {
+            timeline::push(
+                &mut record.timeline,
+                ack.at,
+                Happened::Acknowledged {
+                    by: ack.by.clone(),
+                    comment: ack.comment.clone(),
+                },
+            );
+        }
+        record.ack = controls.ack;
+    }
+    let mute = Mute {
+        silenced: record.silenced.is_some(),
+        acknowledged: record.ack.is_some(),
+    };
+    (mute, changed)
+}
+
+/// The history's copy of a closed incident.
+fn resolved(record: IncidentRecord, now: Time, resolution: Resolution) -> ResolvedIncident {
+    ResolvedIncident {
+        key: record.key,
+        id: record.id,
+        fingerprint: record.fingerprint,
+        reason: record.reason,
+        message: record.event.message,
+        started: record.started,
+        resolved: now,
+        resolution,
+        announced: record.fired,
+        occurrence: record.occurrence,
+        ack: record.ack,
+        timeline: record.timeline,
+    }
 }
 
 /// When a new incident failing on its own is announced: after the group wait, counted from
@@ -210,18 +368,18 @@ fn updates(
     folded_now: &BTreeMap<IncidentKey, Vec<IncidentKey>>,
     now: Time,
     config: &PolicyConfig,
-    pending: &mut Vec<(IncidentKey, NotificationKind, ErrorEvent, String, u32)>,
+    pending: &mut Vec<Due>,
 ) {
     let Some(interval) = config.group_interval.filter(|i| !i.is_zero()) else {
         return;
     };
     let interval = i64::try_from(interval.as_secs()).unwrap_or(i64::MAX / 2);
     for record in records.values() {
-        if !record.fired || record.folded_into.is_some() {
+        if !record.fired || record.folded_into.is_some() || record.silenced.is_some() {
             continue;
         }
         // Listed by a firing or reminder of this very cycle.
-        if pending.iter().any(|(k, ..)| *k == record.key) {
+        if pending.iter().any(|d| d.key == record.key) {
             continue;
         }
         let mut current: Vec<String> = folded_now
@@ -236,19 +394,20 @@ fn updates(
         if now < since.add_seconds(interval) {
             continue;
         }
-        pending.push((
-            record.key.clone(),
-            NotificationKind::Updated,
-            record.event.clone(),
-            record.id.clone(),
-            record.occurrence,
-        ));
+        pending.push(Due {
+            key: record.key.clone(),
+            kind: NotificationKind::Updated,
+            event: record.event.clone(),
+            incident_id: record.id.clone(),
+            occurrence: record.occurrence,
+            ack: record.ack.clone(),
+        });
     }
 }
 
 /// The earliest time at which [`plan`] has something to do that no change of the cluster will
-/// prompt: an incident held for the group wait to announce, an update whose interval ends. Not
-/// reminders, which the caller's periodic step covers.
+/// prompt: an incident held for the group wait to announce, an update whose interval ends, a
+/// silence that ends. Not reminders, which the caller's periodic step covers.
 pub fn next_deadline(
     records: &BTreeMap<IncidentKey, IncidentRecord>,
     config: &PolicyConfig,
@@ -263,6 +422,9 @@ pub fn next_deadline(
         .filter_map(|r| {
             if r.folded_into.is_some() {
                 return None;
+            }
+            if let Some(silenced) = &r.silenced {
+                return silenced.until();
             }
             if !r.fired {
                 return r.hold_until;
@@ -287,8 +449,9 @@ fn difference(a: &[String], b: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Opens an incident for `key`: announced on its own (at once, or when `hold` ends), or
-/// folded into `fold_into`.
+/// Opens an incident for `key`: announced on its own (at once, or when `hold` ends, or when
+/// the silence that matches it ends), or folded into `fold_into`.
+#[allow(clippy::too_many_arguments)]
 fn open(
     records: &mut BTreeMap<IncidentKey, IncidentRecord>,
     key: &IncidentKey,
@@ -296,35 +459,60 @@ fn open(
     hold: Option<Time>,
     now: Time,
     event: &mut dyn FnMut(&IncidentKey, Option<Incident>) -> Option<ErrorEvent>,
-    pending: &mut Vec<(IncidentKey, NotificationKind, ErrorEvent, String, u32)>,
+    controls: &dyn Fn(&IncidentRecord) -> Controls,
+    pending: &mut Vec<Due>,
 ) {
     let Some(ev) = event(key, None) else {
         return;
     };
-    let fired = fold_into.is_none() && hold.is_none_or(|until| now >= until);
-    records.insert(
-        key.clone(),
-        IncidentRecord {
-            key: key.clone(),
-            id: ev.id.clone(),
-            fingerprint: ev.metadata.fingerprint,
-            reason: ev.error_type.clone().unwrap_or_default(),
-            started: ev.metadata.incident.started,
-            last_notified: now,
-            occurrence: 1,
-            folded_into: fold_into,
-            fired,
-            hold_until: if fired { None } else { hold },
-            announced: Vec::new(),
-            announced_at: None,
-            updates: 0,
-            event: trimmed(&ev),
-        },
-    );
-    if fired {
-        let id = ev.id.clone();
-        pending.push((key.clone(), NotificationKind::Firing, ev, id, 1));
+    let reason = ev.error_type.clone().unwrap_or_default();
+    let mut record = IncidentRecord {
+        key: key.clone(),
+        id: ev.id.clone(),
+        fingerprint: ev.metadata.fingerprint,
+        reason: reason.clone(),
+        started: ev.metadata.incident.started,
+        last_notified: now,
+        occurrence: 1,
+        folded_into: None,
+        fired: false,
+        hold_until: None,
+        announced: Vec::new(),
+        announced_at: None,
+        updates: 0,
+        ack: None,
+        silenced: None,
+        timeline: Vec::new(),
+        event: trimmed(&ev),
+    };
+    timeline::push(&mut record.timeline, now, Happened::Opened { reason });
+    if let Some(root) = &fold_into {
+        timeline::push(
+            &mut record.timeline,
+            now,
+            Happened::Folded {
+                into: root.object(),
+            },
+        );
     }
+    let said = controls(&record);
+    let (mute, _) = apply_controls(&mut record, said, now);
+    let fired = fold_into.is_none() && hold.is_none_or(|until| now >= until) && !mute.silenced;
+    record.folded_into = fold_into;
+    record.fired = fired;
+    record.hold_until = if fired { None } else { hold };
+    if fired {
+        timeline::push(&mut record.timeline, now, Happened::Announced);
+        pending.push(Due {
+            key: key.clone(),
+            kind: NotificationKind::Firing,
+            incident_id: ev.id.clone(),
+            event: ev,
+            occurrence: 1,
+            ack: None,
+        });
+    }
+    records.insert(key.clone(), record);
 }
 
 /// Closes the incident of `key`; announces it if it fired (one never announced ends without
@@ -333,17 +521,20 @@ fn close(
     records: &mut BTreeMap<IncidentKey, IncidentRecord>,
     key: &IncidentKey,
     resolution: Resolution,
-    pending: &mut Vec<(IncidentKey, NotificationKind, ErrorEvent, String, u32)>,
+    now: Time,
+    pending: &mut Vec<Due>,
 ) -> Option<IncidentRecord> {
-    let record = records.remove(key)?;
+    let mut record = records.remove(key)?;
+    timeline::push(&mut record.timeline, now, Happened::Resolved { resolution });
     if record.fired {
-        pending.push((
-            key.clone(),
-            NotificationKind::Resolved(resolution),
-            record.event.clone(),
-            record.id.clone(),
-            record.occurrence,
-        ));
+        pending.push(Due {
+            key: key.clone(),
+            kind: NotificationKind::Resolved(resolution),
+            event: record.event.clone(),
+            incident_id: record.id.clone(),
+            occurrence: record.occurrence,
+            ack: record.ack.clone(),
+        });
     }
     Some(record)
 }

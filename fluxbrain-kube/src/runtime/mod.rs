@@ -90,6 +90,7 @@ pub struct Runtime {
     clock: Arc<dyn Clock>,
     config: RuntimeConfig,
     observer: Arc<dyn Observer>,
+    wake: Arc<Notify>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -122,7 +123,14 @@ impl Runtime {
             clock: Arc::new(SystemClock),
             config: RuntimeConfig::default(),
             observer: Arc::new(Ignore),
+            wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// Steps (soon) whenever `wake` is notified: e.g. after an operator added a silence.
+    pub fn wake_on(mut self, wake: Arc<Notify>) -> Self {
+        self.wake = wake;
+        self
     }
 
     /// Asks `analyzer` about every firing before it is delivered.
@@ -248,6 +256,7 @@ impl Runtime {
                 // requeue interval, not a timer.
                 _ = lease_tick.tick(), if self.elector.is_some() => {}
                 _ = requeue.tick() => {}
+                () = self.wake.notified() => {}
                 () = self.collector.changed() => {
                     // Let a burst of changes settle into one step.
                     tokio::time::sleep(self.config.debounce).await;
@@ -325,6 +334,12 @@ impl Runtime {
                         );
                     }
                     first = false;
+                    for warning in &report.warnings {
+                        tracing::warn!("{warning}");
+                    }
+                    if let Some(e) = &report.control_error {
+                        tracing::warn!(error = %e, "silences and acknowledgements not read; the last ones read stay in effect");
+                    }
                     for e in &report.failed_clusters {
                         tracing::warn!(error = %e, "cluster not read; its incidents are kept as they were");
                     }

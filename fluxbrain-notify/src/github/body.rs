@@ -86,20 +86,30 @@ pub(crate) fn updated(note: &Notification) -> String {
         out.push('\n');
     }
     affected(&mut out, &f);
+    acknowledged(&mut out, note);
     cut_chars(&out, MAX_BODY)
 }
 
 /// The comment posted when the incident resolves (the issue is then closed).
 pub(crate) fn resolved(note: &Notification, resolution: Resolution) -> String {
     let f = Facts::of(note);
-    format!(
+    let mut out = format!(
         "**Resolved ({})** at {}: {}.\n\nFailing since {}; {} reminder(s) were sent. fluxbrain closes this issue.\n",
         resolution.as_str(),
         f.at,
         resolution_text(resolution),
         f.started,
         note.occurrence.saturating_sub(1),
-    )
+    );
+    acknowledged(&mut out, note);
+    cut_chars(&out, MAX_BODY)
+}
+
+/// The incident's acknowledgement, when it has one.
+fn acknowledged(out: &mut String, note: &Notification) {
+    if let Some(text) = crate::facts::ack_text(note) {
+        out.push_str(&format!("\n_{}_\n", text.replace('_', "\\_")));
+    }
 }
 
 fn facts_list(out: &mut String, f: &Facts) {

@@ -108,6 +108,17 @@ pub(crate) fn incident(note: &Notification, style: Style) -> Message {
             });
         }
     }
+    if let Some(text) = crate::facts::ack_text(note) {
+        blocks.push(Block::Context {
+            elements: vec![Text::Mrkdwn {
+                text: fit(
+                    &format!(":ballot_box_with_check: {text}"),
+                    limits::SECTION,
+                    esc,
+                ),
+            }],
+        });
+    }
     blocks.truncate(limits::BLOCKS);
     Message {
         text: fit(&title, limits::TEXT, esc),

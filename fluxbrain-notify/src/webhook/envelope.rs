@@ -43,6 +43,9 @@ pub struct EnvelopeHeader<'a> {
     pub occurrence: u32,
     /// When fluxbrain decided this notification.
     pub at: Time,
+    /// Who acknowledged the incident, when and why, if someone did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<&'a fluxbrain_core::Ack>,
 }
 
 impl<'a> Envelope<'a> {
@@ -63,6 +66,7 @@ impl<'a> Envelope<'a> {
                 incident_id: &note.incident_id,
                 occurrence: note.occurrence,
                 at: note.at,
+                acknowledged: note.acknowledged.as_ref(),
             },
             event: &note.event,
             affected: &note.affected,

@@ -94,6 +94,7 @@ pub fn note_for(event: ErrorEvent, kind: NotificationKind, occurrence: u32) -> N
         event,
         affected: Vec::new(),
         change: None,
+        acknowledged: None,
         analysis: None,
     }
 }

@@ -102,6 +102,12 @@ pub struct Args {
     /// incident (a slow request holds one slot, not the notifier).
     #[arg(long, env = "FLUXBRAIN_NOTIFY_CONCURRENCY", default_value = "4")]
     pub(crate) notify_concurrency: String,
+    /// How many resolved incidents the history keeps, newest first (`0` keeps none).
+    #[arg(long, env = "FLUXBRAIN_HISTORY_LIMIT", default_value = "1000")]
+    pub(crate) history_limit: String,
+    /// How long a resolved incident stays in the history.
+    #[arg(long, env = "FLUXBRAIN_HISTORY_MAX_AGE", default_value = "30d")]
+    pub(crate) history_max_age: String,
     /// `source.environment` of every event (local, development, staging, production).
     #[arg(long, env = "FLUXBRAIN_ENVIRONMENT")]
     pub(crate) environment: Option<String>,
@@ -251,9 +257,13 @@ async fn continuous(
 ) -> Result<ExitCode, CliError> {
     // A standby answers /v1 from the shared store the leader writes.
     let shared_store = elector.as_ref().map(|_| store.clone());
+    // An operator's write through the endpoints wakes a step, so it takes effect at once.
+    let wake = Arc::new(tokio::sync::Notify::new());
     let live = Arc::new(Live::new(
         collector.clone(),
         shared_store,
+        store.clone(),
+        wake.clone(),
         settings.api_token.clone(),
     ));
     let server = match settings.endpoints {
@@ -262,7 +272,7 @@ async fn continuous(
             let (bound, task) = serve(addr, live.clone())
                 .await
                 .map_err(|source| CliError::Listen { addr, source })?;
-            tracing::info!(address = %bound, "serving /healthz, /readyz, /metrics, /v1/incidents, /v1/summary");
+            tracing::info!(address = %bound, "serving /healthz, /readyz, /metrics, /v1/incidents, /v1/summary, /v1/history, /v1/silences");
             Some(task)
         }
     };
@@ -270,6 +280,7 @@ async fn continuous(
         .analyzer(settings.analyzer)
         .engine_config(settings.engine)
         .observer(live)
+        .wake_on(wake)
         .config(RuntimeConfig {
             requeue_interval: settings.requeue_interval,
             ..RuntimeConfig::default()

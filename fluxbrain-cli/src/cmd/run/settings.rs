@@ -101,6 +101,20 @@ impl RunSettings {
                 },
             )
             .unwrap_or(4);
+        let history_keep = problems
+            .parse("history_limit", Some(&args.history_limit), |s| {
+                s.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("{s:?} is not a whole number (0 keeps no history)"))
+            })
+            .unwrap_or(1000);
+        let history_max_age = problems
+            .parse(
+                "history_max_age",
+                Some(&args.history_max_age),
+                fluxbrain_core::duration::parse_positive,
+            )
+            .unwrap_or(fluxbrain_core::HistoryConfig::default().max_age);
         let mut warnings = Vec::new();
         if !once && group_wait > requeue_interval {
             warnings.push(format!(
@@ -190,6 +204,10 @@ impl RunSettings {
             },
             build: build_options(environment, &args.tags),
             delivery_concurrency,
+            history: fluxbrain_core::HistoryConfig {
+                keep: history_keep,
+                max_age: history_max_age,
+            },
             ..EngineConfig::default()
         };
         Ok(RunSettings {

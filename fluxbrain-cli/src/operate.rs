@@ -1,0 +1,89 @@
+//! Operators' writes (silences, acknowledgements) against a state store: what `fluxbrain
+//! silence` and `fluxbrain ack` do without `--server`, and what the running instance's write
+//! routes do. Every write is a compare-and-swap of the control document, so writes through
+//! any replica, or straight into the store, all reach the leader's next step.
+
+use fluxbrain_core::control::{UpdateError, update};
+use fluxbrain_core::{Ack, Silence, SilenceRequest, StateStore, Time};
+
+use crate::error::CliError;
+
+fn failed(store: &dyn StateStore, e: UpdateError) -> CliError {
+    match e {
+        UpdateError::Refused(e) => e.into(),
+        UpdateError::Store(e) => CliError::State {
+            store: store.name(),
+            problem: e.to_string(),
+        },
+    }
+}
+
+/// Adds a silence; returns it.
+pub async fn add_silence(
+    store: &dyn StateStore,
+    request: &SilenceRequest,
+    now: Time,
+) -> Result<Silence, CliError> {
+    update(store, |control| control.add_silence(request, now))
+        .await
+        .map_err(|e| failed(store, e))
+}
+
+/// Ends the silence `id` (or the one whose id starts with it) now.
+pub async fn expire_silence(
+    store: &dyn StateStore,
+    id: &str,
+    by: &str,
+    now: Time,
+) -> Result<Silence, CliError> {
+    update(store, |control| control.expire_silence(id, by, now))
+        .await
+        .map_err(|e| failed(store, e))
+}
+
+/// The silences, active and recently ended.
+pub async fn silences(store: &dyn StateStore) -> Result<Vec<Silence>, CliError> {
+    let control = store.load_control().await.map_err(|e| CliError::State {
+        store: store.name(),
+        problem: e.to_string(),
+    })?;
+    Ok(control.map(|(c, _)| c.silences).unwrap_or_default())
+}
+
+/// Acknowledges the open incident `id` (or the one whose id starts with it).
+pub async fn acknowledge(
+    store: &dyn StateStore,
+    id: &str,
+    by: &str,
+    comment: Option<&str>,
+    now: Time,
+) -> Result<Ack, CliError> {
+    let state = store
+        .load()
+        .await
+        .map_err(|e| CliError::State {
+            store: store.name(),
+            problem: e.to_string(),
+        })?
+        .unwrap_or_default();
+    let open: Vec<&str> = state.incidents.values().map(|r| r.id.as_str()).collect();
+    update(store, |control| {
+        control.acknowledge(id, by, comment, now, &open)
+    })
+    .await
+    .map_err(|e| failed(store, e))
+}
+
+/// The operator's name when `--author` is not given: the OS user.
+pub fn default_author() -> Option<String> {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .map(|v| v.trim().to_owned())
+        .find(|v| !v.is_empty())
+}
+
+/// Now, on the system clock.
+pub fn now() -> Time {
+    Time::new(jiff::Timestamp::now())
+}
