@@ -74,13 +74,34 @@ pub async fn acknowledge(
     .map_err(|e| failed(store, e))
 }
 
-/// The operator's name when `--author` is not given: the OS user.
+/// The operator's name when `--author` is not given: the OS user (`USER`, `LOGNAME`, else the
+/// name of this process's uid in `/etc/passwd`, else `uid <n>`).
 pub fn default_author() -> Option<String> {
     ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .filter_map(|k| std::env::var(k).ok())
         .map(|v| v.trim().to_owned())
         .find(|v| !v.is_empty())
+        .or_else(user_of_uid)
+}
+
+#[cfg(unix)]
+fn user_of_uid() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id: u32 = fields.nth(1)?.parse().ok()?;
+        (id == uid && !name.is_empty()).then(|| name.to_owned())
+    });
+    Some(name.unwrap_or_else(|| format!("uid {uid}")))
+}
+
+#[cfg(not(unix))]
+fn user_of_uid() -> Option<String> {
+    None
 }
 
 /// Now, on the system clock.
