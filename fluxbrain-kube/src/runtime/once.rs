@@ -176,6 +176,12 @@ async fn step(
         .observe(&observations, clock.now())
         .await
         .map_err(OnceError::Save)?;
+    for warning in &observed.warnings {
+        tracing::warn!("{warning}");
+    }
+    if let Some(e) = &observed.control_error {
+        tracing::warn!(error = %e, "silences and acknowledgements not read: none applied in this run");
+    }
     let mut report = OnceReport {
         notifications: observed.notifications.len(),
         open_incidents: observed.open_incidents,
