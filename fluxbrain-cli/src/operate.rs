@@ -50,7 +50,8 @@ pub async fn silences(store: &dyn StateStore) -> Result<Vec<Silence>, CliError> 
     Ok(control.map(|(c, _)| c.silences).unwrap_or_default())
 }
 
-/// Acknowledges the open incident `id` (or the one whose id starts with it).
+/// Acknowledges the open incident `id` (or the one whose id starts with it), as the saved
+/// state knows the open incidents.
 pub async fn acknowledge(
     store: &dyn StateStore,
     id: &str,
@@ -67,8 +68,21 @@ pub async fn acknowledge(
         })?
         .unwrap_or_default();
     let open: Vec<&str> = state.incidents.values().map(|r| r.id.as_str()).collect();
+    acknowledge_among(store, id, by, comment, now, &open).await
+}
+
+/// Acknowledges the incident `id` among the `open` incident ids (a running instance passes
+/// the ones it knows, its own memory when it leads).
+pub async fn acknowledge_among(
+    store: &dyn StateStore,
+    id: &str,
+    by: &str,
+    comment: Option<&str>,
+    now: Time,
+    open: &[&str],
+) -> Result<Ack, CliError> {
     update(store, |control| {
-        control.acknowledge(id, by, comment, now, &open)
+        control.acknowledge(id, by, comment, now, open)
     })
     .await
     .map_err(|e| failed(store, e))

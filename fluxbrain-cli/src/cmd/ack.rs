@@ -32,9 +32,10 @@ pub struct Args {
     target: TargetArgs,
 }
 
-/// The body of `POST /v1/incidents/{id}/ack`.
+/// Who writes, and why: the body of `POST /v1/incidents/{id}/ack` and of
+/// `DELETE /v1/silences/{id}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct AckRequest {
+pub struct OperatorNote {
     /// Who.
     pub author: String,
     /// Why.
@@ -82,7 +83,7 @@ fn ack(args: Args, given: Given<'_>) -> Result<Ack, CliError> {
                 let url = format!("{base}/v1/incidents/{}/ack", args.incident.trim());
                 let request = super::target::with_json(
                     client("ack")?.post(&url),
-                    &AckRequest {
+                    &OperatorNote {
                         author,
                         comment: args.comment.clone(),
                     },

@@ -190,7 +190,7 @@ fn expire(args: ExpireArgs, given: Given<'_>) -> Result<String, CliError> {
                 let url = format!("{base}/v1/silences/{}", args.id.trim());
                 let request = super::target::with_json(
                     client("silence")?.delete(&url),
-                    &super::ack::AckRequest {
+                    &super::ack::OperatorNote {
                         author: author.clone(),
                         comment: None,
                     },

@@ -110,22 +110,21 @@ async fn read(target: &Target, args: &Args) -> Result<View, CliError> {
         Target::Server { base, token } => {
             let client = client("status")?;
             let token = token.as_deref();
-            let get = |path: String| {
+            let get = |path: &str| {
                 let url = format!("{base}{path}");
-                let request = client.get(&url);
-                async move { (request, url) }
+                (client.get(&url), url)
             };
             if let Some(id) = &args.incident {
-                let (request, url) = get(format!("/v1/incidents/{}", id.trim())).await;
+                let (request, url) = get(&format!("/v1/incidents/{}", id.trim()));
                 return Ok(View::One(call(request, &url, token).await?));
             }
             if args.history {
-                let (request, url) = get("/v1/history".to_owned()).await;
+                let (request, url) = get("/v1/history");
                 return Ok(View::History(call(request, &url, token).await?));
             }
-            let (request, url) = get("/v1/summary".to_owned()).await;
+            let (request, url) = get("/v1/summary");
             let summary = call(request, &url, token).await?;
-            let (request, url) = get("/v1/incidents".to_owned()).await;
+            let (request, url) = get("/v1/incidents");
             let incidents = call(request, &url, token).await?;
             return Ok(View::Open(Status { summary, incidents }));
         }

@@ -41,7 +41,7 @@ use prometheus_client::registry::Registry;
 
 mod metrics;
 
-use crate::cmd::ack::AckRequest;
+use crate::cmd::ack::OperatorNote;
 use crate::error::CliError;
 use crate::summary::{ClusterSummary, History, Incidents, NotFound, OneIncident, Summary};
 
@@ -488,8 +488,8 @@ async fn expire_silence(
     if let Err(refused) = live.may_write(&headers) {
         return *refused;
     }
-    let by: AckRequest = if bytes.is_empty() {
-        AckRequest::default()
+    let by: OperatorNote = if bytes.is_empty() {
+        OperatorNote::default()
     } else {
         match body(&bytes) {
             Ok(by) => by,
@@ -519,7 +519,7 @@ async fn ack(
     if let Err(refused) = live.may_write(&headers) {
         return *refused;
     }
-    let request: AckRequest = match body(&bytes) {
+    let request: OperatorNote = match body(&bytes) {
         Ok(request) => request,
         Err(refused) => return *refused,
     };
@@ -539,18 +539,15 @@ async fn ack(
     };
     let open: Vec<&str> = open.iter().map(String::as_str).collect();
     let store = live.view.control_store.clone();
-    let now = crate::operate::now();
-    let result = fluxbrain_core::control::update(store.as_ref(), |control| {
-        control.acknowledge(&id, &request.author, request.comment.as_deref(), now, &open)
-    })
-    .await
-    .map_err(|e| match e {
-        fluxbrain_core::control::UpdateError::Refused(e) => CliError::from(e),
-        fluxbrain_core::control::UpdateError::Store(e) => CliError::State {
-            store: store.name(),
-            problem: e.to_string(),
-        },
-    });
+    let result = crate::operate::acknowledge_among(
+        store.as_ref(),
+        &id,
+        &request.author,
+        request.comment.as_deref(),
+        crate::operate::now(),
+        &open,
+    )
+    .await;
     if let Ok(ack) = &result {
         tracing::info!(incident = %ack.incident_id, by = %ack.by, "incident acknowledged");
     }

@@ -153,18 +153,10 @@ impl Engine {
             entry.pending.retain(|n, _| names.contains(n));
         }
         state.outbox.retain(|e| !e.pending.is_empty());
-        // Silences that cannot be read never stop the alerting: each step reads them again
-        // and reports the error (ObserveReport::control_error).
-        let control = store
-            .load_control()
-            .await
-            .ok()
-            .flatten()
-            .map(|(control, _)| control)
-            .unwrap_or_default();
         Ok(Engine {
             state: Persisted::new(state, store),
-            control: std::sync::Mutex::new(control),
+            // Read by every step (Engine::observe) before the policy runs.
+            control: std::sync::Mutex::new(Control::default()),
             warned: std::sync::Mutex::new(HashSet::new()),
             notifiers,
             analyzer,
