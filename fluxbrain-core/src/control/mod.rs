@@ -2,8 +2,8 @@
 //! fluxbrain's state.
 //!
 //! They live in their own small document beside the engine's state ([`Control`], through
-//! [`StateStore::load_control`](crate::StateStore::load_control) and
-//! [`StateStore::save_control`](crate::StateStore::save_control)), so an operator's write never
+//! [`StateStore::load_control`] and
+//! [`StateStore::save_control`]), so an operator's write never
 //! races the engine's: people write the control document (compare-and-swap, see [`update`]),
 //! the engine only reads it, once per policy step. A write made through any replica, or
 //! straight into the store, is what the leader reads at its next step.
