@@ -155,7 +155,7 @@ pub use event::{BuildOptions, Incident, build, build_all, event_id, fingerprint_
 pub use fingerprint::{Fingerprint, FingerprintInput};
 pub use model::event::KubeEvent;
 pub use model::health::Health;
-pub use model::kind::{Kind, controller_of, group_of};
+pub use model::kind::{Kind, controller_of, group_of, version_priority};
 pub use model::log::LogLine;
 pub use model::object::{
     Condition, ConditionStatus, FluxObject, HelmSnapshot, Inventory, Link, LinkVia, ObjectRef,

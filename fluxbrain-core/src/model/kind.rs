@@ -28,6 +28,18 @@ pub enum Kind {
     ImagePolicy,
     /// `image.toolkit.fluxcd.io` ImageUpdateAutomation.
     ImageUpdateAutomation,
+    /// `notification.toolkit.fluxcd.io` Receiver.
+    Receiver,
+    /// `source.toolkit.fluxcd.io` ExternalArtifact: an artifact another controller produces.
+    ExternalArtifact,
+    /// `source.extensions.fluxcd.io` ArtifactGenerator (source-watcher).
+    ArtifactGenerator,
+    /// `fluxcd.controlplane.io` FluxInstance: the Flux Operator's installation of Flux itself.
+    FluxInstance,
+    /// `fluxcd.controlplane.io` ResourceSet.
+    ResourceSet,
+    /// `fluxcd.controlplane.io` ResourceSetInputProvider.
+    ResourceSetInputProvider,
     /// Any other kind, by its name.
     Other(Box<str>),
 }
@@ -42,10 +54,14 @@ pub const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
 pub const IMAGE_GROUP: &str = "image.toolkit.fluxcd.io";
 /// The API group of notification-controller's kinds.
 pub const NOTIFICATION_GROUP: &str = "notification.toolkit.fluxcd.io";
+/// The API group of source-watcher's ArtifactGenerator.
+pub const SOURCE_EXTENSIONS_GROUP: &str = "source.extensions.fluxcd.io";
+/// The API group of the Flux Operator's kinds.
+pub const CONTROLPLANE_GROUP: &str = "fluxcd.controlplane.io";
 
 impl Kind {
     /// Every named Flux kind, in the order of DESIGN.md section 4.
-    pub const FLUX: [Kind; 10] = [
+    pub const FLUX: [Kind; 16] = [
         Kind::Kustomization,
         Kind::HelmRelease,
         Kind::GitRepository,
@@ -56,6 +72,12 @@ impl Kind {
         Kind::ImageRepository,
         Kind::ImagePolicy,
         Kind::ImageUpdateAutomation,
+        Kind::Receiver,
+        Kind::ExternalArtifact,
+        Kind::ArtifactGenerator,
+        Kind::FluxInstance,
+        Kind::ResourceSet,
+        Kind::ResourceSetInputProvider,
     ];
 
     /// The kind named `name` (as in `kind:` or a `sourceRef.kind`).
@@ -71,6 +93,12 @@ impl Kind {
             "ImageRepository" => Kind::ImageRepository,
             "ImagePolicy" => Kind::ImagePolicy,
             "ImageUpdateAutomation" => Kind::ImageUpdateAutomation,
+            "Receiver" => Kind::Receiver,
+            "ExternalArtifact" => Kind::ExternalArtifact,
+            "ArtifactGenerator" => Kind::ArtifactGenerator,
+            "FluxInstance" => Kind::FluxInstance,
+            "ResourceSet" => Kind::ResourceSet,
+            "ResourceSetInputProvider" => Kind::ResourceSetInputProvider,
             other => Kind::Other(other.into()),
         }
     }
@@ -101,6 +129,12 @@ impl Kind {
             Kind::ImageRepository => "ImageRepository",
             Kind::ImagePolicy => "ImagePolicy",
             Kind::ImageUpdateAutomation => "ImageUpdateAutomation",
+            Kind::Receiver => "Receiver",
+            Kind::ExternalArtifact => "ExternalArtifact",
+            Kind::ArtifactGenerator => "ArtifactGenerator",
+            Kind::FluxInstance => "FluxInstance",
+            Kind::ResourceSet => "ResourceSet",
+            Kind::ResourceSetInputProvider => "ResourceSetInputProvider",
             Kind::Other(name) => name,
         }
     }
@@ -114,15 +148,23 @@ impl Kind {
             | Kind::HelmRepository
             | Kind::HelmChart
             | Kind::Bucket
-            | Kind::OciRepository => Some(SOURCE_GROUP),
+            | Kind::OciRepository
+            | Kind::ExternalArtifact => Some(SOURCE_GROUP),
             Kind::ImageRepository | Kind::ImagePolicy | Kind::ImageUpdateAutomation => {
                 Some(IMAGE_GROUP)
+            }
+            Kind::Receiver => Some(NOTIFICATION_GROUP),
+            Kind::ArtifactGenerator => Some(SOURCE_EXTENSIONS_GROUP),
+            Kind::FluxInstance | Kind::ResourceSet | Kind::ResourceSetInputProvider => {
+                Some(CONTROLPLANE_GROUP)
             }
             Kind::Other(_) => None,
         }
     }
 
-    /// The controller that reconciles this kind (`source.name` of its events).
+    /// The controller that reconciles this kind (`source.name` of its events). An
+    /// ExternalArtifact is written by whichever controller produces it: see
+    /// [`FluxObject::controller`](crate::FluxObject::controller); this table names none.
     pub fn controller(&self) -> Option<&'static str> {
         match self {
             Kind::Kustomization => Some("kustomize-controller"),
@@ -134,7 +176,12 @@ impl Kind {
             | Kind::OciRepository => Some("source-controller"),
             Kind::ImageRepository | Kind::ImagePolicy => Some("image-reflector-controller"),
             Kind::ImageUpdateAutomation => Some("image-automation-controller"),
-            Kind::Other(_) => None,
+            Kind::Receiver => Some("notification-controller"),
+            Kind::ArtifactGenerator => Some("source-watcher"),
+            Kind::FluxInstance | Kind::ResourceSet | Kind::ResourceSetInputProvider => {
+                Some("flux-operator")
+            }
+            Kind::ExternalArtifact | Kind::Other(_) => None,
         }
     }
 
@@ -147,6 +194,7 @@ impl Kind {
                 | Kind::HelmChart
                 | Kind::Bucket
                 | Kind::OciRepository
+                | Kind::ExternalArtifact
         )
     }
 }
@@ -160,6 +208,33 @@ impl fmt::Display for Kind {
 /// The group part of an `apiVersion` (`""` for the core group).
 pub fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(group, _)| group)
+}
+
+/// Kubernetes' version priority, for sorting (highest first with `Reverse`): GA before beta
+/// before alpha, then by number (`v2 > v1 > v2beta2 > v2beta1 > v1beta2 > v1alpha1`); a
+/// version that does not follow the pattern sorts last.
+pub fn version_priority(version: &str) -> (u8, u32, u32) {
+    let Some(rest) = version.strip_prefix('v') else {
+        return (0, 0, 0);
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let Ok(major) = rest[..digits].parse() else {
+        return (0, 0, 0);
+    };
+    let tail = &rest[digits..];
+    let (stage, minor) = if let Some(t) = tail.strip_prefix("beta") {
+        (2, t)
+    } else if let Some(t) = tail.strip_prefix("alpha") {
+        (1, t)
+    } else if tail.is_empty() {
+        (3, "0")
+    } else {
+        return (0, 0, 0);
+    };
+    match minor.parse() {
+        Ok(minor) => (stage, major, minor),
+        Err(_) => (0, 0, 0),
+    }
 }
 
 /// The controller of a kind in `group`: the Flux table, else notification-controller's group,
@@ -196,6 +271,20 @@ mod tests {
         assert_eq!(
             Kind::from_api("source.toolkit.fluxcd.io/v1beta2", "Bucket"),
             Kind::Bucket
+        );
+    }
+
+    #[test]
+    fn versions_sort_like_kubernetes() {
+        let mut versions = [
+            "v1beta2", "v2beta1", "v1", "foo", "v2", "v1alpha1", "v2beta2",
+        ];
+        versions.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
+        assert_eq!(
+            versions,
+            [
+                "v2", "v1", "v2beta2", "v2beta1", "v1beta2", "v1alpha1", "foo"
+            ]
         );
     }
 

@@ -78,5 +78,5 @@ pub use kubeconfig::{kubeconfig, kubeconfig_with_token};
 pub use rbac::Rbac;
 pub use script::Script;
 pub use server::Server;
-pub use simulator::{Config, Simulator};
+pub use simulator::{Config, Crds, Simulator};
 pub use state::State;

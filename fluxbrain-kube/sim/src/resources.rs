@@ -102,79 +102,150 @@ pub(crate) struct FluxKind {
     pub plural: &'static str,
     pub short_names: &'static [&'static str],
     pub controller: &'static str,
+    /// The versions a cluster serves it at, as seen in the wild (DESIGN section 4).
+    pub versions: &'static [&'static str],
 }
+
+const KUSTOMIZE: &str = "kustomize.toolkit.fluxcd.io";
+const HELM: &str = "helm.toolkit.fluxcd.io";
+const SOURCE: &str = "source.toolkit.fluxcd.io";
+const IMAGE: &str = "image.toolkit.fluxcd.io";
+const NOTIFICATION: &str = "notification.toolkit.fluxcd.io";
+const SOURCE_EXTENSIONS: &str = "source.extensions.fluxcd.io";
+const CONTROLPLANE: &str = "fluxcd.controlplane.io";
+
+/// Versions of the source and image kinds.
+const V1_V1BETA2: &[&str] = &["v1", "v1beta2"];
 
 /// The Flux kinds the simulator knows (DESIGN section 4).
 pub(crate) const FLUX_KINDS: &[FluxKind] = &[
     flux(
-        "kustomize.toolkit.fluxcd.io",
+        KUSTOMIZE,
         "Kustomization",
         "kustomizations",
         &["ks"],
         "kustomize-controller",
+        V1_V1BETA2,
     ),
     flux(
-        "helm.toolkit.fluxcd.io",
+        HELM,
         "HelmRelease",
         "helmreleases",
         &["hr"],
         "helm-controller",
+        &["v2", "v2beta2", "v2beta1"],
     ),
     flux(
-        "source.toolkit.fluxcd.io",
+        SOURCE,
         "GitRepository",
         "gitrepositories",
         &["gitrepo"],
         "source-controller",
+        V1_V1BETA2,
     ),
     flux(
-        "source.toolkit.fluxcd.io",
+        SOURCE,
         "HelmRepository",
         "helmrepositories",
         &["helmrepo"],
         "source-controller",
+        V1_V1BETA2,
     ),
     flux(
-        "source.toolkit.fluxcd.io",
+        SOURCE,
         "HelmChart",
         "helmcharts",
         &["hc"],
         "source-controller",
+        V1_V1BETA2,
     ),
     flux(
-        "source.toolkit.fluxcd.io",
+        SOURCE,
         "Bucket",
         "buckets",
         &[],
         "source-controller",
+        V1_V1BETA2,
     ),
     flux(
-        "source.toolkit.fluxcd.io",
+        SOURCE,
         "OCIRepository",
         "ocirepositories",
         &["ocirepo"],
         "source-controller",
+        V1_V1BETA2,
     ),
     flux(
-        "image.toolkit.fluxcd.io",
+        IMAGE,
         "ImageRepository",
         "imagerepositories",
         &[],
         "image-reflector-controller",
+        V1_V1BETA2,
     ),
     flux(
-        "image.toolkit.fluxcd.io",
+        IMAGE,
         "ImagePolicy",
         "imagepolicies",
         &[],
         "image-reflector-controller",
+        V1_V1BETA2,
     ),
     flux(
-        "image.toolkit.fluxcd.io",
+        IMAGE,
         "ImageUpdateAutomation",
         "imageupdateautomations",
         &[],
         "image-automation-controller",
+        V1_V1BETA2,
+    ),
+    flux(
+        NOTIFICATION,
+        "Receiver",
+        "receivers",
+        &[],
+        "notification-controller",
+        &["v1"],
+    ),
+    flux(
+        SOURCE,
+        "ExternalArtifact",
+        "externalartifacts",
+        &[],
+        "source-watcher",
+        &["v1"],
+    ),
+    flux(
+        SOURCE_EXTENSIONS,
+        "ArtifactGenerator",
+        "artifactgenerators",
+        &["ag"],
+        "source-watcher",
+        &["v1beta1"],
+    ),
+    flux(
+        CONTROLPLANE,
+        "FluxInstance",
+        "fluxinstances",
+        &[],
+        "flux-operator",
+        &["v1"],
+    ),
+    flux(
+        CONTROLPLANE,
+        "ResourceSet",
+        "resourcesets",
+        &["rset"],
+        "flux-operator",
+        &["v1"],
+    ),
+    flux(
+        CONTROLPLANE,
+        "ResourceSetInputProvider",
+        "resourcesetinputproviders",
+        &["rsip"],
+        "flux-operator",
+        &["v1"],
     ),
 ];
 
@@ -184,6 +255,7 @@ const fn flux(
     plural: &'static str,
     short_names: &'static [&'static str],
     controller: &'static str,
+    versions: &'static [&'static str],
 ) -> FluxKind {
     FluxKind {
         group,
@@ -191,6 +263,7 @@ const fn flux(
         plural,
         short_names,
         controller,
+        versions,
     }
 }
 
@@ -424,25 +497,8 @@ fn core(
     }
 }
 
-/// Kubernetes version priority: GA > beta > alpha, then by number (`v2 > v1 > v1beta2 > v1beta1`).
-pub(crate) fn version_priority(v: &str) -> (u8, u32, u32) {
-    let Some(rest) = v.strip_prefix('v') else {
-        return (0, 0, 0);
-    };
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    let major = digits.parse().unwrap_or(0);
-    let tail = &rest[digits.len()..];
-    let (stage, tail) = if let Some(t) = tail.strip_prefix("beta") {
-        (2, t)
-    } else if let Some(t) = tail.strip_prefix("alpha") {
-        (1, t)
-    } else if tail.is_empty() {
-        (3, "")
-    } else {
-        return (0, 0, 0);
-    };
-    (stage, major, tail.parse().unwrap_or(0))
-}
+/// Kubernetes version priority (core's rule, shared with the collector's discovery).
+pub(crate) use fluxbrain_core::version_priority;
 
 #[cfg(test)]
 mod tests {

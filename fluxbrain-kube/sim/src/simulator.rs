@@ -17,7 +17,7 @@ use crate::{clock, logs, patch, resources, script, status, store};
 
 use logs::Logs;
 use resources::{
-    EVENTS, FluxKind, NAMESPACES, PODS, ResId, Resources, flux_kind, split_api_version,
+    EVENTS, FLUX_KINDS, FluxKind, NAMESPACES, PODS, ResId, Resources, flux_kind, split_api_version,
 };
 use script::{Action, Step, Target, revision_fields};
 use store::{SplitMix, Store, WriteOpts, rfc3339};
@@ -37,6 +37,30 @@ pub struct Config {
     pub seed: u64,
     /// Capacity of the change channel; a watch that falls further behind gets `410 Gone`.
     pub watch_buffer: usize,
+    /// Which Flux custom resource definitions the cluster has installed.
+    pub crds: Crds,
+}
+
+/// Which Flux custom resource definitions a simulated cluster has installed. Discovery,
+/// `kubectl api-resources` and OpenAPI list every installed kind, with or without objects.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Crds {
+    /// Every Flux kind of DESIGN section 4, at every version listed there (the default).
+    #[default]
+    AllFlux,
+    /// Only the Flux kinds named here (e.g. `HelmRelease`), plus those the state has objects
+    /// of: a cluster with only some controllers installed.
+    Only(Vec<String>),
+}
+
+impl Crds {
+    /// Whether the kind named `kind` is installed (before the state's own kinds are added).
+    fn installs(&self, kind: &str) -> bool {
+        match self {
+            Crds::AllFlux => true,
+            Crds::Only(kinds) => kinds.iter().any(|k| k == kind),
+        }
+    }
 }
 
 impl Default for Config {
@@ -48,6 +72,7 @@ impl Default for Config {
             max_watch: Duration::from_secs(1800),
             seed: 0x5eed,
             watch_buffer: 16_384,
+            crds: Crds::AllFlux,
         }
     }
 }
@@ -126,6 +151,10 @@ impl Simulator {
     pub fn new(state: State, config: Config) -> Result<Self, Error> {
         let mut versions: BTreeMap<(&str, &str), (&'static FluxKind, BTreeSet<String>)> =
             BTreeMap::new();
+        for fk in FLUX_KINDS.iter().filter(|fk| config.crds.installs(fk.kind)) {
+            let served = fk.versions.iter().map(|v| (*v).to_string()).collect();
+            versions.insert((fk.group, fk.kind), (fk, served));
+        }
         let mut max_rv = 0u64;
         for (obj, _) in &state.objects {
             let api_version = obj
@@ -147,7 +176,9 @@ impl Simulator {
                 .and_then(|v| v.parse().ok());
             max_rv = max_rv.max(rv.unwrap_or(0));
         }
-        let flux: Vec<_> = versions.into_values().collect();
+        // In the order of DESIGN section 4, as a cluster's discovery lists them.
+        let mut flux: Vec<_> = versions.into_values().collect();
+        flux.sort_by_key(|(fk, _)| FLUX_KINDS.iter().position(|k| k.kind == fk.kind));
         let resources = Resources::new(&flux);
         let mut store = Store::new(
             resources,

@@ -1,10 +1,9 @@
 //! Which Flux kinds a cluster serves, and at which version (DESIGN.md section 4).
 //!
-//! One request for the API groups (`/apis`), then one per Flux group the cluster has, for its
-//! preferred version only. A kind the cluster does not serve is simply absent; that is not an
-//! error.
+//! One request for the API groups (`/apis`), then one per version of each Flux group the
+//! cluster has. A kind the cluster does not serve is simply absent; that is not an error.
 
-use fluxbrain_core::Kind;
+use fluxbrain_core::{Kind, version_priority};
 use futures::future::join_all;
 use kube::api::ApiResource;
 
@@ -67,7 +66,10 @@ pub(crate) fn flux_groups() -> Vec<&'static str> {
     groups
 }
 
-/// The Flux kinds `cluster` serves, in the order of [`Kind::FLUX`].
+/// The Flux kinds `cluster` serves, in the order of [`Kind::FLUX`], each at its preferred
+/// version: the group's preferred version when it serves the kind, else the highest version
+/// that does (Flux 2.0 to 2.5 served OCIRepository, HelmRepository and Bucket only at v1beta2
+/// while GitRepository was already v1, the group's preferred version).
 pub(crate) async fn discover(
     cluster: &Cluster,
     counters: &Counters,
@@ -80,17 +82,28 @@ pub(crate) async fn discover(
         )
         .await?;
     let wanted = flux_groups();
-    let versions: Vec<String> = groups
+    // Every version of every Flux group, the preferred one first.
+    let mut versions: Vec<String> = Vec::new();
+    for group in groups
         .groups
         .iter()
         .filter(|g| wanted.contains(&g.name.as_str()))
-        .filter_map(|g| {
-            g.preferred_version
-                .as_ref()
-                .or(g.versions.first())
-                .map(|v| v.group_version.clone())
-        })
-        .collect();
+    {
+        let preferred = group.preferred_version.as_ref().or(group.versions.first());
+        let mut ordered: Vec<&str> = preferred
+            .map(|v| v.group_version.as_str())
+            .into_iter()
+            .collect();
+        let mut others: Vec<&str> = group
+            .versions
+            .iter()
+            .map(|v| v.group_version.as_str())
+            .filter(|gv| !ordered.contains(gv))
+            .collect();
+        others.sort_by_key(|gv| std::cmp::Reverse(version_priority(version_of(gv))));
+        ordered.extend(others);
+        versions.extend(ordered.into_iter().map(str::to_owned));
+    }
     let lists = join_all(versions.iter().map(|gv| async move {
         let what = format!("discover {gv}");
         cluster
@@ -98,7 +111,7 @@ pub(crate) async fn discover(
             .await
     }))
     .await;
-    let mut served = Vec::new();
+    let mut served: Vec<ServedKind> = Vec::new();
     for (gv, list) in versions.iter().zip(lists) {
         let list = match list {
             Ok(list) => list,
@@ -112,7 +125,12 @@ pub(crate) async fn discover(
             let listable = ["list", "watch"]
                 .iter()
                 .all(|verb| resource.verbs.iter().any(|v| v == verb));
-            if resource.name.contains('/') || kind.group() != Some(group) || !listable {
+            // The first version listed for a kind wins: its group's order is preference.
+            if resource.name.contains('/')
+                || kind.group() != Some(group)
+                || !listable
+                || served.iter().any(|s| s.kind == kind)
+            {
                 continue;
             }
             served.push(ServedKind {
@@ -124,6 +142,12 @@ pub(crate) async fn discover(
         }
     }
     served.sort_by_key(|s| Kind::FLUX.iter().position(|k| *k == s.kind));
-    served.dedup_by(|a, b| a.kind == b.kind);
     Ok(served)
+}
+
+/// The version part of `group/version`.
+fn version_of(group_version: &str) -> &str {
+    group_version
+        .rsplit_once('/')
+        .map_or(group_version, |(_, v)| v)
 }

@@ -77,16 +77,20 @@ pub(crate) fn name_of(value: &Value) -> Key {
     key(text("/metadata/namespace"), text("/metadata/name"))
 }
 
-/// Whether an Event is about an object of a Flux group (only those are kept).
+/// Whether an Event is about an object of a named Flux kind (only those are kept).
 pub(crate) fn is_flux_event(value: &Value) -> bool {
     let involved = value
         .get("involvedObject")
-        .or_else(|| value.get("regarding"))
-        .and_then(|o| o.get("apiVersion"))
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let group = group_of(involved);
-    Kind::FLUX.iter().any(|k| k.group() == Some(group))
+        .or_else(|| value.get("regarding"));
+    let text = |field: &str| {
+        involved
+            .and_then(|o| o.get(field))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    Kind::from_api(text("apiVersion"), text("kind"))
+        .group()
+        .is_some_and(|group| group == group_of(text("apiVersion")))
 }
 
 /// Just enough of an Event to tell which object it is about, borrowed from the page's text.
@@ -202,13 +206,22 @@ mod tests {
 
     #[test]
     fn only_flux_events() {
-        let flux = json!({"involvedObject": {"apiVersion": "helm.toolkit.fluxcd.io/v2"}});
-        let pod = json!({"involvedObject": {"apiVersion": "v1", "kind": "Pod"}});
-        let alert =
-            json!({"involvedObject": {"apiVersion": "notification.toolkit.fluxcd.io/v1beta3"}});
-        assert!(is_flux_event(&flux));
-        assert!(!is_flux_event(&pod));
-        assert!(!is_flux_event(&alert));
+        let event = |api_version: &str, kind: &str| {
+            is_flux_event(&json!({"involvedObject": {"apiVersion": api_version, "kind": kind}}))
+        };
+        assert!(event("helm.toolkit.fluxcd.io/v2", "HelmRelease"));
+        assert!(event("notification.toolkit.fluxcd.io/v1", "Receiver"));
+        assert!(event("fluxcd.controlplane.io/v1", "FluxInstance"));
+        assert!(event(
+            "source.extensions.fluxcd.io/v1beta1",
+            "ArtifactGenerator"
+        ));
+        assert!(!event("v1", "Pod"));
+        assert!(!event("notification.toolkit.fluxcd.io/v1beta3", "Alert"));
+        assert!(!event("storage.example.com/v1", "Bucket"));
+        assert!(!event("", "Kustomization"));
+        let regarding = json!({"regarding": {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization"}});
+        assert!(is_flux_event(&regarding));
     }
 
     #[test]

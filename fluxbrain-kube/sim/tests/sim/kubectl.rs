@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use fluxbrain_sim::Server;
+use fluxbrain_sim::{Config, Crds, Server, Simulator, State};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::support::{TempDir, fixture_docs, start};
+use crate::support::{TempDir, config, fixture_docs, start};
 
 /// The kubectl binary, or `None` (skip) outside CI.
 fn kubectl_binary() -> Option<PathBuf> {
@@ -118,7 +118,7 @@ fn fixture_names(file: &str, kind: &str) -> BTreeSet<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn api_resources_lists_core_and_the_flux_kinds_in_the_state() {
+async fn api_resources_lists_core_and_every_installed_flux_kind() {
     let (_sim, server) = start().await;
     let Some(k) = Kubectl::new(&server) else {
         return;
@@ -151,6 +151,12 @@ async fn api_resources_lists_core_and_the_flux_kinds_in_the_state() {
         ("image.toolkit.fluxcd.io/v1", "ImageRepository"),
         ("image.toolkit.fluxcd.io/v1", "ImagePolicy"),
         ("image.toolkit.fluxcd.io/v1", "ImageUpdateAutomation"),
+        ("notification.toolkit.fluxcd.io/v1", "Receiver"),
+        ("source.toolkit.fluxcd.io/v1", "ExternalArtifact"),
+        ("source.extensions.fluxcd.io/v1beta1", "ArtifactGenerator"),
+        ("fluxcd.controlplane.io/v1", "FluxInstance"),
+        ("fluxcd.controlplane.io/v1", "ResourceSet"),
+        ("fluxcd.controlplane.io/v1", "ResourceSetInputProvider"),
     ] {
         assert!(
             rows.contains(&(api_version.to_string(), kind.to_string())),
@@ -159,9 +165,82 @@ async fn api_resources_lists_core_and_the_flux_kinds_in_the_state() {
     }
     assert_eq!(
         rows.len(),
-        16,
-        "only core kinds and the state's Flux kinds are served:\n{out}"
+        22,
+        "core kinds and every Flux kind, with or without objects:\n{out}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_without_flux_crds_lists_only_core_kinds() {
+    let config = Config {
+        crds: Crds::Only(Vec::new()),
+        ..config()
+    };
+    let sim = Simulator::new(State::new(), config).unwrap();
+    let server = sim.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let Some(k) = Kubectl::new(&server) else {
+        return;
+    };
+    let out = k.ok(&["api-resources", "--no-headers"]).await;
+    assert_eq!(out.lines().count(), 6, "{out}");
+    assert!(!out.contains("fluxcd"), "{out}");
+    let (ok, _, missing) = k.run(&["get", "kustomizations", "-A"]).await;
+    assert!(!ok);
+    assert!(
+        missing.contains("the server doesn't have a resource type \"kustomizations\""),
+        "{missing}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_stored_at_one_version_reads_back_at_every_served_version() {
+    let (_sim, server) = start().await;
+    let Some(k) = Kubectl::new(&server) else {
+        return;
+    };
+    for (resource, version) in [
+        (
+            "kustomizations.v1beta2.kustomize.toolkit.fluxcd.io",
+            "kustomize.toolkit.fluxcd.io/v1beta2",
+        ),
+        (
+            "kustomizations.v1.kustomize.toolkit.fluxcd.io",
+            "kustomize.toolkit.fluxcd.io/v1",
+        ),
+        (
+            "helmreleases.v2beta1.helm.toolkit.fluxcd.io",
+            "helm.toolkit.fluxcd.io/v2beta1",
+        ),
+        (
+            "helmreleases.v2beta2.helm.toolkit.fluxcd.io",
+            "helm.toolkit.fluxcd.io/v2beta2",
+        ),
+        (
+            "gitrepositories.v1beta2.source.toolkit.fluxcd.io",
+            "source.toolkit.fluxcd.io/v1beta2",
+        ),
+    ] {
+        let out = k.ok(&["get", resource, "-A", "-o", "json"]).await;
+        let list: Value = serde_json::from_str(&out).unwrap();
+        let items = list["items"].as_array().unwrap();
+        assert!(!items.is_empty(), "{resource}: {out}");
+        for item in items {
+            assert_eq!(item["apiVersion"], version, "{resource}: {item}");
+        }
+    }
+    // The fixture's Kustomization stored at v1 keeps its facts when read at v1beta2.
+    let out = k
+        .ok(&[
+            "get",
+            "kustomizations.v1beta2.kustomize.toolkit.fluxcd.io",
+            "-n",
+            "shop",
+            "shop-config",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}",
+        ])
+        .await;
+    assert_eq!(out.trim(), "BuildFailed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

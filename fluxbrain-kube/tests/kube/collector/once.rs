@@ -2,7 +2,7 @@
 
 use fluxbrain_core::{Health, Kind};
 use fluxbrain_kube::collector::{ErrorClass, KubeCollector};
-use fluxbrain_sim::{Faults, State};
+use fluxbrain_sim::{Crds, Faults, State};
 
 use super::support::{
     basic_dir, cluster, collect_one, config, ndjson, offline, serve, serve_basic, sim_config,
@@ -38,7 +38,12 @@ status: {phase: Running}
 async fn kinds_the_cluster_does_not_serve_are_skipped_silently() {
     let mut state = State::new();
     state.load_str(TWO_KINDS, "two-kinds.yaml").unwrap();
-    let (sim, server) = serve(state, sim_config()).await;
+    // A cluster with only source-controller's and kustomize-controller's CRDs for these two.
+    let installed = fluxbrain_sim::Config {
+        crds: Crds::Only(Vec::new()),
+        ..sim_config()
+    };
+    let (sim, server) = serve(state, installed).await;
     let collector = KubeCollector::new(config(vec![cluster("small", &server)])).unwrap();
     let seen = collect_one(&collector).await;
     assert!(seen.unobserved.is_empty());
@@ -64,6 +69,48 @@ async fn kinds_the_cluster_does_not_serve_are_skipped_silently() {
             .iter()
             .any(|r| r.contains("/kustomizations?") && r.contains("limit=500"))
     );
+}
+
+/// A Flux 2.2 source group: GitRepository at v1 (the group's preferred version), the other
+/// sources only at v1beta2.
+const MIXED_VERSIONS: &str = r#"
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: repo, namespace: flux-system, uid: u1, generation: 1}
+spec: {url: "https://example.com/repo", interval: 1m}
+status:
+  conditions:
+  - {type: Ready, status: "True", reason: Succeeded, message: "stored artifact", lastTransitionTime: "2026-04-21T09:00:00Z"}
+---
+apiVersion: source.toolkit.fluxcd.io/v1beta2
+kind: OCIRepository
+metadata: {name: manifests, namespace: flux-system, uid: u2, generation: 1}
+spec: {url: "oci://ghcr.io/example/manifests", interval: 5m}
+status:
+  conditions:
+  - {type: Ready, status: "False", reason: OCIPullFailed, message: "failed to pull artifact", lastTransitionTime: "2026-04-21T09:00:00Z"}
+"#;
+
+#[tokio::test]
+async fn a_kind_missing_from_its_groups_preferred_version_is_read_at_the_version_serving_it() {
+    let mut state = State::new();
+    state.load_str(MIXED_VERSIONS, "mixed.yaml").unwrap();
+    let installed = fluxbrain_sim::Config {
+        crds: Crds::Only(Vec::new()),
+        ..sim_config()
+    };
+    let (_sim, server) = serve(state, installed).await;
+    let collector = KubeCollector::new(config(vec![cluster("old", &server)])).unwrap();
+    let seen = collect_one(&collector).await;
+    let oci = seen
+        .snapshot
+        .objects
+        .iter()
+        .find(|o| o.key.kind == Kind::OciRepository)
+        .expect("OCIRepository read at v1beta2");
+    assert_eq!(oci.api_version, "source.toolkit.fluxcd.io/v1beta2");
+    assert_eq!(oci.health(), Health::Failing);
+    assert_eq!(seen.snapshot.objects.len(), 2);
 }
 
 #[tokio::test]
