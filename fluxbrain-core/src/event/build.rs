@@ -5,7 +5,6 @@ use crate::errorbrain::{
     RevisionFacts, Severity, SourceFacts, Upstream,
 };
 use crate::fingerprint::{Fingerprint, FingerprintInput};
-use crate::model::kind::controller_of;
 use crate::model::object::{FluxObject, LinkVia};
 use crate::model::snapshot::{Snapshot, SnapshotIndex};
 use crate::text::export;
@@ -92,7 +91,7 @@ pub fn build(
         occurrence: 1,
     });
 
-    let controller = controller_of(&key.kind, &object.api_version);
+    let controller = object.controller();
     let pod = index.pod(&controller);
     let mut tags = Vec::with_capacity(4 + options.tags.len());
     tags.push("fluxcd".to_owned());

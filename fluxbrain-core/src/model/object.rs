@@ -131,6 +131,12 @@ pub enum LinkVia {
     ChartSourceRef,
     /// `spec.imageRepositoryRef` (ImagePolicy).
     ImageRepositoryRef,
+    /// `spec.sources` (ArtifactGenerator).
+    Sources,
+    /// `spec.inputsFrom` (ResourceSet): the input providers named there.
+    InputsFrom,
+    /// `spec.sync` (FluxInstance): the source object the Flux Operator makes for the sync.
+    Sync,
     /// `spec.dependsOn`.
     DependsOn,
 }
@@ -144,13 +150,20 @@ impl LinkVia {
             LinkVia::HelmChart => "status.helmChart",
             LinkVia::ChartSourceRef => "spec.chart.spec.sourceRef",
             LinkVia::ImageRepositoryRef => "spec.imageRepositoryRef",
+            LinkVia::Sources => "spec.sources",
+            LinkVia::InputsFrom => "spec.inputsFrom",
+            LinkVia::Sync => "spec.sync",
             LinkVia::DependsOn => "spec.dependsOn",
         }
     }
 
-    /// Whether the link names where the object gets its artifact (as opposed to a dependency).
+    /// Whether the link names where the object gets its artifact (as opposed to a dependency,
+    /// an input provider or the source a FluxInstance applies).
     pub fn is_source(self) -> bool {
-        !matches!(self, LinkVia::DependsOn)
+        !matches!(
+            self,
+            LinkVia::DependsOn | LinkVia::InputsFrom | LinkVia::Sync
+        )
     }
 }
 
@@ -286,6 +299,22 @@ impl FluxObject {
                 .or(r.artifact.as_deref()),
         };
         fact.unwrap_or("")
+    }
+
+    /// The controller that writes the object's status (`source.name` of its events): the
+    /// kind's, or for an ExternalArtifact the controller of the producer its
+    /// `spec.sourceRef` names (source-watcher for an ArtifactGenerator's).
+    pub fn controller(&self) -> String {
+        if self.key.kind == Kind::ExternalArtifact
+            && let Some(producer) = self
+                .links
+                .iter()
+                .find(|l| l.via == LinkVia::SourceRef)
+                .and_then(|l| l.target.kind.controller())
+        {
+            return producer.to_owned();
+        }
+        super::kind::controller_of(&self.key.kind, &self.api_version)
     }
 
     /// The link through which the object gets its artifact, if it declares one.

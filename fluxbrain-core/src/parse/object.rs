@@ -92,12 +92,17 @@ pub(crate) fn parse_object(
             metadata.get("creationTimestamp"),
             &metadata_path.key("creationTimestamp"),
         )?,
-        suspended: boolean(get_spec("suspend"), &spec_path.key("suspend"))?,
+        suspended: boolean(get_spec("suspend"), &spec_path.key("suspend"))?
+            || reconcile_disabled(&key.kind, metadata),
         conditions,
         revision,
         links,
         url,
-        inventory: inventory(get_status("inventory"), &status_path.key("inventory"))?,
+        inventory: if key.kind == Kind::ArtifactGenerator {
+            generated_artifacts(get_status("inventory"), &status_path.key("inventory"))?
+        } else {
+            inventory(get_status("inventory"), &status_path.key("inventory"))?
+        },
         helm_history: if key.kind == Kind::HelmRelease {
             helm_history(get_status("history"), &status_path.key("history"))?
         } else {
@@ -106,6 +111,25 @@ pub(crate) fn parse_object(
         silence: silence_annotation(metadata),
         key,
     })
+}
+
+/// Whether the kind's own "do not reconcile" annotation is set: source-watcher and the Flux
+/// Operator have no `spec.suspend`; `<group>/reconcile: disabled` (any case) is how their
+/// objects are suspended.
+fn reconcile_disabled(kind: &Kind, metadata: &Map<String, Value>) -> bool {
+    let annotation = match kind {
+        Kind::ArtifactGenerator => "source.extensions.fluxcd.io/reconcile",
+        Kind::FluxInstance | Kind::ResourceSet | Kind::ResourceSetInputProvider => {
+            "fluxcd.controlplane.io/reconcile"
+        }
+        _ => return false,
+    };
+    metadata
+        .get("annotations")
+        .and_then(Value::as_object)
+        .and_then(|a| a.get(annotation))
+        .and_then(Value::as_str)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("disabled"))
 }
 
 /// The `fluxbrain.io/silence` annotation; a value of the wrong type is kept as malformed
@@ -288,6 +312,60 @@ fn links(
     {
         links.push(link);
     }
+    match key.kind {
+        Kind::ArtifactGenerator => {
+            let sources_path = spec_path.key("sources");
+            for (i, item) in array(spec.get("sources"), &sources_path)?
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+            {
+                if let Some(link) = reference(
+                    key,
+                    Some(item),
+                    &sources_path.index(i),
+                    None,
+                    true,
+                    LinkVia::Sources,
+                )? {
+                    links.push(link);
+                }
+            }
+        }
+        Kind::ResourceSet => {
+            // Providers named in `inputsFrom` (always in the set's namespace); those chosen
+            // by a label selector name no object and are not links.
+            let inputs_path = spec_path.key("inputsFrom");
+            for (i, item) in array(spec.get("inputsFrom"), &inputs_path)?
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+            {
+                let item_path = inputs_path.index(i);
+                let named = object(Some(item), &item_path)?
+                    .is_some_and(|m| m.get("name").is_some_and(|n| !n.is_null()));
+                if !named {
+                    continue;
+                }
+                if let Some(link) = reference(
+                    key,
+                    Some(item),
+                    &item_path,
+                    Some(Kind::ResourceSetInputProvider),
+                    false,
+                    LinkVia::InputsFrom,
+                )? {
+                    links.push(link);
+                }
+            }
+        }
+        Kind::FluxInstance => {
+            if let Some(link) = sync_source(key, spec, &spec_path.key("sync"))? {
+                links.push(link);
+            }
+        }
+        _ => {}
+    }
     let depends_path = spec_path.key("dependsOn");
     if let Some(items) = array(spec.get("dependsOn"), &depends_path)? {
         for (i, item) in items.iter().enumerate() {
@@ -304,6 +382,22 @@ fn links(
         }
     }
     Ok(links)
+}
+
+/// The source object a FluxInstance's `spec.sync` makes: of `sync.kind`, named `sync.name`,
+/// else after the instance's namespace, in that namespace (the Flux Operator's sync template).
+fn sync_source(key: &ObjectRef, spec: &Map<String, Value>, path: &Path<'_>) -> Field<Option<Link>> {
+    let Some(sync) = object(spec.get("sync"), path)? else {
+        return Ok(None);
+    };
+    let kind = required_string(sync.get("kind"), &path.key("kind"))?;
+    let name = string(sync.get("name"), &path.key("name"))?
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&key.namespace);
+    Ok(Some(Link {
+        via: LinkVia::Sync,
+        target: ObjectRef::new(Kind::from_name(kind), &key.namespace, name),
+    }))
 }
 
 /// One `{kind?, name, namespace?}` reference.
@@ -353,6 +447,33 @@ fn inventory(value: Option<&Value>, path: &Path<'_>) -> Field<Option<Inventory>>
     }
     Ok(Some(Inventory {
         total: entries.len() as u64,
+        first,
+    }))
+}
+
+/// An ArtifactGenerator's `status.inventory`: a flat list of the ExternalArtifacts it
+/// generated (`{name, namespace, digest, filename}`), as inventory ids in Flux's form
+/// (`<namespace>_<name>_<group>_<Kind>`).
+fn generated_artifacts(value: Option<&Value>, path: &Path<'_>) -> Field<Option<Inventory>> {
+    let Some(items) = array(value, path)? else {
+        return Ok(None);
+    };
+    let mut first = Vec::with_capacity(items.len().min(INVENTORY_KEPT));
+    for (i, item) in items.iter().take(INVENTORY_KEPT).enumerate() {
+        let item_path = path.index(i);
+        let item = object(Some(item), &item_path)?
+            .ok_or_else(|| FieldError::new(&item_path, Problem::Missing))?;
+        let name = required_string(item.get("name"), &item_path.key("name"))?;
+        let namespace =
+            string(item.get("namespace"), &item_path.key("namespace"))?.unwrap_or_default();
+        first.push(format!(
+            "{namespace}_{name}_{}_{}",
+            crate::model::kind::SOURCE_GROUP,
+            Kind::ExternalArtifact
+        ));
+    }
+    Ok(Some(Inventory {
+        total: items.len() as u64,
         first,
     }))
 }

@@ -7,6 +7,7 @@
 mod support;
 
 mod fixtures;
+mod kinds;
 mod malformed;
 mod redaction;
 mod schema;

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use fluxbrain_core::{Health, LogLine, ObjectRef, Snapshot, controller_of, parse_log_line};
+use fluxbrain_core::{Health, LogLine, ObjectRef, Snapshot, parse_log_line};
 use jiff::Timestamp;
 use kube::api::LogParams;
 
@@ -57,7 +57,7 @@ pub(crate) fn plan(
             })
             .or(object.created)
             .unwrap_or(Timestamp::UNIX_EPOCH);
-        let controller = controller_of(&object.key.kind, &object.api_version);
+        let controller = object.controller();
         since_by_controller
             .entry(controller)
             .and_modify(|t| *t = (*t).min(started))
