@@ -28,6 +28,7 @@ pub fn build_options(environment: Option<Environment>, tags: &[String]) -> Build
             .map(str::to_owned)
             .collect(),
         now: None,
+        report_drift: false,
     }
 }
 

@@ -328,10 +328,37 @@ pub enum CustomEvidence {
         /// The source and what it shows.
         source: SourceFacts,
     },
-    /// The newest Helm release snapshots of a HelmRelease, newest first.
+    /// The newest Helm release snapshots of a HelmRelease, newest first, and what
+    /// helm-controller last attempted.
     HelmHistory {
-        /// The snapshots.
+        /// The snapshots (`status.history`).
         entries: Vec<HelmHistoryEntry>,
+        /// The `status.lastAttempted*` and failure counters.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attempt: Option<HelmAttemptFacts>,
+    },
+    /// The objects a failed health check names, read from a condition's message.
+    HealthChecks {
+        /// The condition whose message names them (`Ready`, `Healthy`).
+        condition: String,
+        /// `timeout` or `stalled` (Flux's "failed early due to stalled resources").
+        outcome: String,
+        /// The objects, in the message's order.
+        objects: Vec<HealthCheckObject>,
+    },
+    /// Drift of a Helm release from its desired state, as helm-controller reported it.
+    Drift {
+        /// `detected` (`DriftDetected`) or `corrected` (`DriftCorrected`).
+        state: String,
+        /// Where it was read: `condition` (`Drifted`) or `event`.
+        from: String,
+        /// The release, `namespace/name.vN`.
+        release: String,
+        /// When it was reported.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time: Option<Time>,
+        /// The objects and what changed.
+        objects: Vec<DriftObject>,
     },
     /// The first inventory entries and their total.
     Inventory {
@@ -340,6 +367,93 @@ pub enum CustomEvidence {
         /// The first entry ids (`<namespace>_<name>_<group>_<Kind>`).
         entries: Vec<String>,
     },
+}
+
+/// An object a failed health check names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheckObject {
+    /// Kind (Flux names it without its group).
+    pub kind: String,
+    /// Namespace; empty for a cluster-scoped object.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Its kstatus status (`InProgress`, `Failed`, `NotFound`, ...), when Flux gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The error Flux gave with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// An object of a drifted (or corrected) Helm release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftObject {
+    /// Kind (without its group).
+    pub kind: String,
+    /// Namespace; empty for a cluster-scoped object.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// `removed`, `changed`, `excluded`, `unchanged`; for a correction `created`,
+    /// `configured`, ...
+    pub change: String,
+    /// Fields added (`changed` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additions: Option<u64>,
+    /// Fields changed (`changed` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<u64>,
+    /// Fields removed (`changed` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removals: Option<u64>,
+}
+
+/// What helm-controller last attempted for a HelmRelease, and its failure counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelmAttemptFacts {
+    /// `status.lastAttemptedReleaseAction` (`install`, `upgrade`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_action: Option<String>,
+    /// `status.lastAttemptedRevisionDigest` (the chart's OCI digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_digest: Option<String>,
+    /// `status.lastAttemptedConfigDigest` (the values' digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_digest: Option<String>,
+    /// `status.lastAttemptedValuesChecksum` (v2beta1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values_checksum: Option<String>,
+    /// `status.lastReleaseRevision` (v2beta1): the Helm release version last observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_revision: Option<i64>,
+    /// `status.failures`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<i64>,
+    /// `status.installFailures`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install_failures: Option<i64>,
+    /// `status.upgradeFailures`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_failures: Option<i64>,
+}
+
+/// The result of one Helm test hook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestHookFacts {
+    /// The hook's name.
+    pub name: String,
+    /// `Succeeded`, `Failed`, `Running`, `Unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// When it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_started: Option<Time>,
+    /// When it completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_completed: Option<Time>,
 }
 
 /// One Helm release snapshot.
@@ -366,4 +480,22 @@ pub struct HelmHistoryEntry {
     /// Last deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_deployed: Option<Time>,
+    /// The action that made it (`install`, `upgrade`, `rollback`, ...; helm-controller ≥ 1.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Digest of the release object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Digest of the values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_digest: Option<String>,
+    /// OCI digest of the chart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci_digest: Option<String>,
+    /// When the release was deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<Time>,
+    /// Its test hooks, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test_hooks: Vec<TestHookFacts>,
 }

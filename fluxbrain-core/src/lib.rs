@@ -147,11 +147,14 @@ pub use engine::{
 };
 pub use error::{Error, ParseError, ParseWarning, Problem};
 pub use errorbrain::{
-    ConditionFacts, CustomEvidence, Environment, ErrorEvent, EventEvidence, EventSource, Evidence,
-    FluxMetadata, HelmHistoryEntry, IncidentFacts, Language, LogEvidence, RevisionFacts, Severity,
-    SourceFacts, Upstream,
+    ConditionFacts, CustomEvidence, DriftObject, Environment, ErrorEvent, EventEvidence,
+    EventSource, Evidence, FluxMetadata, HealthCheckObject, HelmAttemptFacts, HelmHistoryEntry,
+    IncidentFacts, Language, LogEvidence, RevisionFacts, Severity, SourceFacts, TestHookFacts,
+    Upstream,
 };
-pub use event::{BuildOptions, Incident, build, build_all, event_id, fingerprint_of};
+pub use event::{
+    BuildOptions, Incident, build, build_all, event_id, fingerprint_of, reported_fingerprint,
+};
 pub use fingerprint::{Fingerprint, FingerprintInput};
 pub use model::event::KubeEvent;
 pub use model::health::Health;

@@ -9,7 +9,7 @@ use crate::notification::{DeliveryError, Receipt, Resolution};
 use crate::parse::{Document, parse_document};
 use crate::policy::Happened;
 
-fn t(minutes: i64) -> Time {
+pub(super) fn t(minutes: i64) -> Time {
     Time::new(jiff::Timestamp::from_second(1_776_000_000 + minutes * 60).unwrap())
 }
 
@@ -21,7 +21,7 @@ fn app(name: &str, ready: &str, annotations: Value) -> Value {
                "message": "m", "lastTransitionTime": "2026-04-21T09:00:00Z"}]}})
 }
 
-fn observation(values: &[Value]) -> Vec<Result<ClusterObservation, CollectError>> {
+pub(super) fn observation(values: &[Value]) -> Vec<Result<ClusterObservation, CollectError>> {
     let mut snapshot = crate::model::snapshot::Snapshot::new("prod");
     for value in values {
         for doc in parse_document(value, &mut Vec::new()) {
@@ -37,7 +37,7 @@ fn observation(values: &[Value]) -> Vec<Result<ClusterObservation, CollectError>
 }
 
 #[derive(Debug, Default)]
-struct Recorder(std::sync::Mutex<Vec<Notification>>);
+pub(super) struct Recorder(pub(super) std::sync::Mutex<Vec<Notification>>);
 
 #[async_trait::async_trait]
 impl Notifier for Recorder {
@@ -54,22 +54,26 @@ impl Notifier for Recorder {
     }
 }
 
-struct Setup {
+pub(super) struct Setup {
     store: Arc<MemoryStore>,
-    recorder: Arc<Recorder>,
-    engine: Engine,
+    pub(super) recorder: Arc<Recorder>,
+    pub(super) engine: Engine,
 }
 
 fn setup() -> Setup {
-    let store = Arc::new(MemoryStore::new());
-    let recorder = Arc::new(Recorder::default());
-    let config = EngineConfig {
+    setup_with(EngineConfig {
         policy: PolicyConfig {
             remind_every: Some(Duration::from_secs(3600)),
             ..PolicyConfig::default()
         },
         ..EngineConfig::default()
-    };
+    })
+}
+
+/// An engine on a memory store with one recording notifier.
+pub(super) fn setup_with(config: EngineConfig) -> Setup {
+    let store = Arc::new(MemoryStore::new());
+    let recorder = Arc::new(Recorder::default());
     let engine = block_on(Engine::start(
         store.clone(),
         vec![recorder.clone()],
@@ -86,7 +90,7 @@ fn setup() -> Setup {
 
 impl Setup {
     /// Observes `values` at minute `at` and delivers; what was delivered.
-    fn step(&self, values: &[Value], at: i64) -> Vec<(String, NotificationKind)> {
+    pub(super) fn step(&self, values: &[Value], at: i64) -> Vec<(String, NotificationKind)> {
         let report = block_on(self.engine.observe(&observation(values), t(at))).unwrap();
         assert!(report.control_error.is_none());
         block_on(self.engine.deliver(0, t(at), 0.5)).unwrap();

@@ -32,7 +32,7 @@ pub use store::{MemoryStore, StateStore, StoreError, decode, encode};
 
 use crate::collect::{ClusterObservation, CollectError};
 use crate::control::Control;
-use crate::event::{BuildOptions, build, fingerprint_of};
+use crate::event::{BuildOptions, build, reported_fingerprint};
 use crate::model::health::Health;
 use crate::model::object::{FluxObject, ObjectSilence, SILENCE_ANNOTATION};
 use crate::model::snapshot::SnapshotIndex;
@@ -246,6 +246,7 @@ impl Engine {
             })
             .collect();
 
+        let report_drift = self.config.build.report_drift;
         let mut observed: BTreeMap<IncidentKey, Observed> = BTreeMap::new();
         let mut objects: HashMap<IncidentKey, (&SnapshotIndex<'_>, &FluxObject)> = HashMap::new();
         let mut scope: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
@@ -259,7 +260,11 @@ impl Engine {
                 let health = object.health();
                 *report.objects.entry(health).or_default() += 1;
                 let key = IncidentKey::of(cluster, &object.key);
-                if health != Health::Failing && !state.incidents.contains_key(&key) {
+                // A drift report is an incident like a failure's, of its own fingerprint.
+                let drifted = report_drift
+                    && health != Health::Failing
+                    && object.reported_condition(true).is_some();
+                if health != Health::Failing && !drifted && !state.incidents.contains_key(&key) {
                     continue;
                 }
                 let fold_into = (health == Health::Failing)
@@ -270,8 +275,8 @@ impl Engine {
                 observed.insert(
                     key.clone(),
                     Observed {
-                        health,
-                        fingerprint: fingerprint_of(cluster, object),
+                        health: if drifted { Health::Failing } else { health },
+                        fingerprint: reported_fingerprint(cluster, object, report_drift),
                         fold_into,
                     },
                 );
@@ -662,3 +667,6 @@ mod save_tests;
 
 #[cfg(test)]
 mod control_tests;
+
+#[cfg(test)]
+mod drift_tests;

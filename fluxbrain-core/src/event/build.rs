@@ -23,6 +23,9 @@ pub struct BuildOptions {
     /// The end of the failure window for log lines, and the timestamp of a failing object that
     /// shows no time at all; `None` keeps every line after the start.
     pub now: Option<Time>,
+    /// Whether a HelmRelease whose `Drifted` condition is `True` is reported although it is
+    /// not failing (`FLUXBRAIN_REPORT_DRIFT`), as a warning of its own.
+    pub report_drift: bool,
 }
 
 /// The incident an event belongs to, as the incident policy tracks it.
@@ -36,10 +39,20 @@ pub struct Incident {
 
 /// The fingerprint of `object` in `cluster` (DESIGN.md section 8), `None` unless it is failing.
 pub fn fingerprint_of(cluster: &str, object: &FluxObject) -> Option<Fingerprint> {
+    reported_fingerprint(cluster, object, false)
+}
+
+/// The fingerprint of the incident `object` is reported for: failing, or (with
+/// `report_drift`) drifted, whose reason (`DriftDetected`) keeps it apart from a failure's.
+pub fn reported_fingerprint(
+    cluster: &str,
+    object: &FluxObject,
+    report_drift: bool,
+) -> Option<Fingerprint> {
     if object.suspended {
         return None;
     }
-    let condition = object.failing_condition()?;
+    let condition = object.reported_condition(report_drift)?;
     Some(Fingerprint::of(&FingerprintInput {
         cluster,
         namespace: &object.key.namespace,
@@ -72,8 +85,9 @@ pub fn build(
     options: &BuildOptions,
 ) -> Option<ErrorEvent> {
     let cluster = index.snapshot().cluster.as_str();
-    let fingerprint = fingerprint_of(cluster, object)?;
-    let condition = object.failing_condition()?;
+    let fingerprint = reported_fingerprint(cluster, object, options.report_drift)?;
+    let condition = object.reported_condition(options.report_drift)?;
+    let failing = object.failing_condition().is_some();
     let key = &object.key;
     let events = index.events(key);
 
@@ -162,7 +176,12 @@ pub fn build(
         },
         message: export(&condition.message),
         error_type: Some(condition.reason.clone()).filter(|r| !r.is_empty()),
-        severity: Some(Severity::Error),
+        // A drift report is a warning: the release is not failing.
+        severity: Some(if failing {
+            Severity::Error
+        } else {
+            Severity::Warning
+        }),
         metadata: FluxMetadata {
             cluster: cluster.to_owned(),
             namespace: key.namespace.clone(),

@@ -2,12 +2,16 @@
 
 use std::collections::BTreeMap;
 
+use super::messages;
 use crate::errorbrain::{
-    CustomEvidence, EventEvidence, Evidence, HelmHistoryEntry, LogEvidence, SourceFacts,
+    CustomEvidence, EventEvidence, Evidence, HelmAttemptFacts, HelmHistoryEntry, LogEvidence,
+    SourceFacts, TestHookFacts,
 };
 use crate::model::event::KubeEvent;
+use crate::model::kind::Kind;
 use crate::model::log::LogLine;
 use crate::model::object::FluxObject;
+use crate::model::object::{ConditionStatus, HelmAttempt, HelmSnapshot};
 use crate::model::snapshot::SnapshotIndex;
 use crate::text::export;
 use crate::time::Time;
@@ -33,23 +37,14 @@ pub(super) fn collect(
             source: source.clone(),
         }));
     }
-    if !object.helm_history.is_empty() {
+    if !object.helm_history.is_empty() || object.helm_attempt.is_some() {
         out.push(Evidence::Custom(CustomEvidence::HelmHistory {
-            entries: object
-                .helm_history
-                .iter()
-                .map(|h| HelmHistoryEntry {
-                    version: h.version,
-                    status: h.status.clone(),
-                    chart_name: h.chart_name.clone(),
-                    chart_version: h.chart_version.clone(),
-                    app_version: h.app_version.clone(),
-                    first_deployed: h.first_deployed.map(Time::new),
-                    last_deployed: h.last_deployed.map(Time::new),
-                })
-                .collect(),
+            entries: object.helm_history.iter().map(history_entry).collect(),
+            attempt: object.helm_attempt.as_deref().map(attempt_facts),
         }));
     }
+    out.extend(health_checks(object).map(Evidence::Custom));
+    out.extend(drift(index, object).map(Evidence::Custom));
     if let Some(inventory) = &object.inventory {
         out.push(Evidence::Custom(CustomEvidence::Inventory {
             total: inventory.total,
@@ -57,6 +52,111 @@ pub(super) fn collect(
         }));
     }
     out
+}
+
+fn history_entry(h: &HelmSnapshot) -> HelmHistoryEntry {
+    HelmHistoryEntry {
+        version: h.version,
+        status: h.status.clone(),
+        chart_name: h.chart_name.clone(),
+        chart_version: h.chart_version.clone(),
+        app_version: h.app_version.clone(),
+        first_deployed: h.first_deployed.map(Time::new),
+        last_deployed: h.last_deployed.map(Time::new),
+        action: h.action.clone(),
+        digest: h.digest.clone(),
+        config_digest: h.config_digest.clone(),
+        oci_digest: h.oci_digest.clone(),
+        deleted: h.deleted.map(Time::new),
+        test_hooks: h
+            .test_hooks
+            .iter()
+            .map(|t| TestHookFacts {
+                name: t.name.clone(),
+                phase: t.phase.clone(),
+                last_started: t.last_started.map(Time::new),
+                last_completed: t.last_completed.map(Time::new),
+            })
+            .collect(),
+    }
+}
+
+fn attempt_facts(a: &HelmAttempt) -> HelmAttemptFacts {
+    HelmAttemptFacts {
+        release_action: a.release_action.clone(),
+        revision_digest: a.revision_digest.clone(),
+        config_digest: a.config_digest.clone(),
+        values_checksum: a.values_checksum.clone(),
+        release_revision: a.release_revision,
+        failures: a.failures,
+        install_failures: a.install_failures,
+        upgrade_failures: a.upgrade_failures,
+    }
+}
+
+/// The objects a failed health check names: in the failing condition's message, else in a
+/// `Healthy` condition that is `False` (kustomize-controller keeps the bare list there).
+fn health_checks(object: &FluxObject) -> Option<CustomEvidence> {
+    let healthy = object
+        .condition("Healthy")
+        .filter(|c| c.status == ConditionStatus::False);
+    [object.failing_condition(), healthy]
+        .into_iter()
+        .flatten()
+        .find_map(|condition| {
+            let checks = messages::health_checks(&condition.message)?;
+            Some(CustomEvidence::HealthChecks {
+                condition: condition.type_.clone(),
+                outcome: checks.outcome.to_owned(),
+                objects: checks.objects,
+            })
+        })
+}
+
+/// A HelmRelease's drift: detected (the `Drifted` condition when it is `True`, else the
+/// newest `DriftDetected` event) and corrected (the newest `DriftCorrected` event).
+fn drift<'a>(
+    index: &'a SnapshotIndex<'_>,
+    object: &'a FluxObject,
+) -> impl Iterator<Item = CustomEvidence> + 'a {
+    let is_helm = object.key.kind == Kind::HelmRelease;
+    let events: &[&KubeEvent] = if is_helm {
+        index.events(&object.key)
+    } else {
+        &[]
+    };
+    let newest = |reason: &str| {
+        events
+            .iter()
+            .filter(|e| e.reason == reason)
+            .max_by_key(|e| e.last.or(e.first))
+            .copied()
+    };
+    let condition = object.drift_condition().filter(|_| is_helm).and_then(|c| {
+        let drift = messages::drift_detected(&c.message)?;
+        Some(("condition", c.last_transition_time, drift))
+    });
+    let detected = condition.or_else(|| {
+        let event = newest("DriftDetected")?;
+        let drift = messages::drift_detected(&event.message)?;
+        Some(("event", event.last.or(event.first), drift))
+    });
+    let corrected = newest("DriftCorrected").and_then(|event| {
+        let drift = messages::drift_corrected(&event.message)?;
+        Some(("event", event.last.or(event.first), drift))
+    });
+    [("detected", detected), ("corrected", corrected)]
+        .into_iter()
+        .filter_map(|(state, found)| {
+            let (from, time, drift) = found?;
+            Some(CustomEvidence::Drift {
+                state: state.to_owned(),
+                from: from.to_owned(),
+                release: drift.release,
+                time: time.map(Time::new),
+                objects: drift.objects,
+            })
+        })
 }
 
 /// Events deduplicated by reason and message (counts summed, first/last widened, the other

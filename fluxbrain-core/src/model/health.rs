@@ -46,6 +46,29 @@ impl FluxObject {
         }
     }
 
+    /// The `Drifted` condition of a HelmRelease when it is `True` (helm-controller ≥ 1.6 sets
+    /// it when drift detection, `warn` or `enabled`, finds the cluster state differs from the
+    /// release; `False` with reason `NoDriftDetected` once it matches again). Not a failure:
+    /// Ready stays as it was. Ignores `spec.suspend`.
+    pub fn drift_condition(&self) -> Option<&Condition> {
+        if self.key.kind != crate::model::kind::Kind::HelmRelease {
+            return None;
+        }
+        self.condition("Drifted")
+            .filter(|c| c.status == ConditionStatus::True)
+    }
+
+    /// The condition an incident is about: the failing condition, else (when drift is
+    /// reported, `report_drift`) the [`drift_condition`](Self::drift_condition) of an object
+    /// that is not suspended.
+    pub fn reported_condition(&self, report_drift: bool) -> Option<&Condition> {
+        self.failing_condition().or_else(|| {
+            (report_drift && !self.suspended)
+                .then(|| self.drift_condition())
+                .flatten()
+        })
+    }
+
     /// The condition that makes the object fail: `Ready` when it is `False`, else `Stalled`
     /// when it is `True`. Ignores `spec.suspend`; see [`FluxObject::health`].
     pub fn failing_condition(&self) -> Option<&Condition> {

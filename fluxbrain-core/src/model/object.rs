@@ -205,6 +205,52 @@ pub struct HelmSnapshot {
     pub first_deployed: Option<Timestamp>,
     /// Last deployment time.
     pub last_deployed: Option<Timestamp>,
+    /// The action that made it (`action`).
+    pub action: Option<String>,
+    /// `digest` of the release object.
+    pub digest: Option<String>,
+    /// `configDigest` of the values.
+    pub config_digest: Option<String>,
+    /// `ociDigest` of the chart.
+    pub oci_digest: Option<String>,
+    /// `deleted`.
+    pub deleted: Option<Timestamp>,
+    /// `testHooks`, sorted by name.
+    pub test_hooks: Vec<TestHook>,
+}
+
+/// One `testHooks` entry of a Helm release snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TestHook {
+    /// The hook's name (the map key).
+    pub name: String,
+    /// `phase`.
+    pub phase: Option<String>,
+    /// `lastStarted`.
+    pub last_started: Option<Timestamp>,
+    /// `lastCompleted`.
+    pub last_completed: Option<Timestamp>,
+}
+
+/// What helm-controller last attempted (`status.lastAttempted*`) and its failure counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HelmAttempt {
+    /// `lastAttemptedReleaseAction`.
+    pub release_action: Option<String>,
+    /// `lastAttemptedRevisionDigest`.
+    pub revision_digest: Option<String>,
+    /// `lastAttemptedConfigDigest`.
+    pub config_digest: Option<String>,
+    /// `lastAttemptedValuesChecksum` (v2beta1).
+    pub values_checksum: Option<String>,
+    /// `lastReleaseRevision` (v2beta1).
+    pub release_revision: Option<i64>,
+    /// `failures`.
+    pub failures: Option<i64>,
+    /// `installFailures`.
+    pub install_failures: Option<i64>,
+    /// `upgradeFailures`.
+    pub upgrade_failures: Option<i64>,
 }
 
 /// How many `status.history` snapshots are kept per object.
@@ -239,6 +285,8 @@ pub struct FluxObject {
     pub inventory: Option<Inventory>,
     /// The newest `status.history` snapshots of a HelmRelease.
     pub helm_history: Vec<HelmSnapshot>,
+    /// A HelmRelease's last attempt, when its status shows one.
+    pub helm_attempt: Option<Box<HelmAttempt>>,
     /// Its [`SILENCE_ANNOTATION`], when it has one.
     pub silence: Option<ObjectSilence>,
 }

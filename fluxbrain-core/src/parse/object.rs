@@ -8,9 +8,9 @@ use super::fields::{
 use crate::error::{ParseWarning, Problem};
 use crate::model::kind::Kind;
 use crate::model::object::{
-    Condition, ConditionStatus, FluxObject, HELM_HISTORY_KEPT, HelmSnapshot, INVENTORY_KEPT,
-    Inventory, Link, LinkVia, MAX_CONDITION_MESSAGE, ObjectRef, ObjectSilence, Revision,
-    SILENCE_ANNOTATION,
+    Condition, ConditionStatus, FluxObject, HELM_HISTORY_KEPT, HelmAttempt, HelmSnapshot,
+    INVENTORY_KEPT, Inventory, Link, LinkVia, MAX_CONDITION_MESSAGE, ObjectRef, ObjectSilence,
+    Revision, SILENCE_ANNOTATION, TestHook,
 };
 use crate::text::truncate_in_place;
 
@@ -107,6 +107,11 @@ pub(crate) fn parse_object(
             helm_history(get_status("history"), &status_path.key("history"))?
         } else {
             Vec::new()
+        },
+        helm_attempt: if key.kind == Kind::HelmRelease {
+            helm_attempt(status, &status_path)?
+        } else {
+            None
         },
         silence: silence_annotation(metadata),
         key,
@@ -497,7 +502,63 @@ fn helm_history(value: Option<&Value>, path: &Path<'_>) -> Field<Vec<HelmSnapsho
             app_version: text("appVersion")?,
             first_deployed: time(map.get("firstDeployed"), &p.key("firstDeployed"))?,
             last_deployed: time(map.get("lastDeployed"), &p.key("lastDeployed"))?,
+            action: text("action")?,
+            digest: text("digest")?,
+            config_digest: text("configDigest")?,
+            oci_digest: text("ociDigest")?,
+            deleted: time(map.get("deleted"), &p.key("deleted"))?,
+            test_hooks: test_hooks(map.get("testHooks"), &p.key("testHooks"))?,
         });
     }
     Ok(out)
+}
+
+/// A snapshot's `testHooks` map (`{name: {phase, lastStarted, lastCompleted}}`), by name.
+fn test_hooks(value: Option<&Value>, path: &Path<'_>) -> Field<Vec<TestHook>> {
+    let Some(hooks) = object(value, path)? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(hooks.len());
+    for (name, hook) in hooks {
+        let p = path.key(name);
+        let Some(hook) = object(Some(hook), &p)? else {
+            continue;
+        };
+        out.push(TestHook {
+            name: name.clone(),
+            phase: string(hook.get("phase"), &p.key("phase"))?.map(str::to_owned),
+            last_started: time(hook.get("lastStarted"), &p.key("lastStarted"))?,
+            last_completed: time(hook.get("lastCompleted"), &p.key("lastCompleted"))?,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// A HelmRelease's `status.lastAttempted*` and failure counters; `None` when it has none.
+fn helm_attempt(
+    status: Option<&Map<String, Value>>,
+    path: &Path<'_>,
+) -> Field<Option<Box<HelmAttempt>>> {
+    let Some(status) = status else {
+        return Ok(None);
+    };
+    let text = |k: &'static str| -> Field<Option<String>> {
+        Ok(string(status.get(k), &path.key(k))?
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned))
+    };
+    let number = |k: &'static str| integer(status.get(k), &path.key(k));
+    let attempt = HelmAttempt {
+        release_action: text("lastAttemptedReleaseAction")?,
+        revision_digest: text("lastAttemptedRevisionDigest")?,
+        config_digest: text("lastAttemptedConfigDigest")?,
+        values_checksum: text("lastAttemptedValuesChecksum")?,
+        // 0 is what current helm-controllers write to the deprecated field.
+        release_revision: number("lastReleaseRevision")?.filter(|n| *n != 0),
+        failures: number("failures")?,
+        install_failures: number("installFailures")?,
+        upgrade_failures: number("upgradeFailures")?,
+    };
+    Ok((attempt != HelmAttempt::default()).then(|| Box::new(attempt)))
 }

@@ -284,7 +284,11 @@ fn an_unknown_version_of_a_known_group_is_read_as_that_kind() {
     assert_eq!(object.health(), Health::Failing);
     // The provider named in inputsFrom is a link; the one chosen by selector is not.
     assert_eq!(
-        object.links.iter().map(|l| &l.target.name).collect::<Vec<_>>(),
+        object
+            .links
+            .iter()
+            .map(|l| &l.target.name)
+            .collect::<Vec<_>>(),
         ["prs"]
     );
 }

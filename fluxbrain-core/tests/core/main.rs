@@ -6,6 +6,7 @@
 
 mod support;
 
+mod facts;
 mod fixtures;
 mod kinds;
 mod malformed;

@@ -46,6 +46,7 @@ fn older_api_versions_validate() {
                 environment: Some(Environment::Production),
                 tags: vec!["team:platform".into()],
                 now: None,
+                report_drift: false,
             },
         );
         assert_eq!(events.len(), 1, "{file}");

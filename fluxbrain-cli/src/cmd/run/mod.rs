@@ -75,6 +75,11 @@ pub struct Args {
     /// Read controller logs of failing objects (true/false).
     #[arg(long, env = "FLUXBRAIN_COLLECT_LOGS")]
     pub(crate) collect_logs: Option<String>,
+    /// Report a HelmRelease whose `Drifted` condition is True (drift detection in `warn` or
+    /// `enabled` mode, helm-controller 1.6+) as an incident of its own, although it is Ready
+    /// (true/false; default false).
+    #[arg(long, env = "FLUXBRAIN_REPORT_DRIFT")]
+    pub(crate) report_drift: Option<String>,
     /// Continuous mode: where to serve /healthz, /readyz, /metrics, /v1/incidents and
     /// /v1/summary, as HOST:PORT (or :PORT), or `off`. Default: 0.0.0.0:8080 in a pod, off
     /// elsewhere.

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fluxbrain_core::{Analyzer, EngineConfig, Notifier, PolicyConfig};
+use fluxbrain_core::{Analyzer, BuildOptions, EngineConfig, Notifier, PolicyConfig};
 use fluxbrain_kube::collector::CollectorConfig;
 
 use super::{Args, Emit};
@@ -135,6 +135,11 @@ impl RunSettings {
         problems.parse("collect_logs", args.collect_logs.as_deref(), |s| {
             parse_bool(s).ok_or_else(|| format!("{s:?} is not true or false"))
         });
+        let report_drift = problems
+            .parse("report_drift", args.report_drift.as_deref(), |s| {
+                parse_bool(s).ok_or_else(|| format!("{s:?} is not true or false"))
+            })
+            .unwrap_or(false);
         let endpoints = if once {
             Endpoints::Off
         } else {
@@ -202,7 +207,10 @@ impl RunSettings {
                 group_wait,
                 group_interval: group_interval.filter(|i| !i.is_zero()),
             },
-            build: build_options(environment, &args.tags),
+            build: BuildOptions {
+                report_drift,
+                ..build_options(environment, &args.tags)
+            },
             delivery_concurrency,
             history: fluxbrain_core::HistoryConfig {
                 keep: history_keep,
