@@ -8,6 +8,7 @@ mod support;
 
 mod facts;
 mod fixtures;
+mod flux2;
 mod kinds;
 mod malformed;
 mod redaction;
