@@ -6,9 +6,11 @@
 //! against it unchanged: discovery (legacy and aggregated), get and list (`limit`/`continue`,
 //! label and field selectors, Tables), watch (resourceVersions, bookmarks, `timeoutSeconds`,
 //! `410 Gone`), create/update/patch/delete with optimistic concurrency and the `status`
-//! subresource, pod logs, and RBAC for one ServiceAccount when asked. Every failure is a
-//! Kubernetes `Status`. It deliberately is not a full API server: no admission, no schemas or
-//! validation, no controllers (except that it finalizes deleted objects at once).
+//! subresource (bodies in JSON, YAML, or the protobuf kubectl's typed clients send for
+//! ConfigMaps, Namespaces and Leases), pod logs, OpenAPI documents with a schemaless entry per
+//! kind, and RBAC for one ServiceAccount when asked. Every failure is a Kubernetes `Status`.
+//! It deliberately is not a full API server: no admission, no schemas or validation, no
+//! controllers (except that it finalizes deleted objects at once).
 //!
 //! Where to start:
 //! - [`Simulator`]: the cluster; [`Simulator::serve`] puts it on a port (a [`Server`], which
@@ -49,6 +51,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod body;
 mod clock;
 mod discovery;
 mod error;
@@ -59,6 +62,7 @@ mod logs;
 mod media;
 mod openapi;
 mod patch;
+mod protobuf;
 mod query;
 mod rbac;
 mod resources;

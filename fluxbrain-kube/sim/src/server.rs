@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::Simulator;
+use super::body;
 use super::discovery;
 use super::kubeconfig::kubeconfig_with_token;
 use super::logs::LogRequest;
@@ -33,9 +34,6 @@ use super::store::{ObjKey, WriteOpts};
 use super::table::{self, Include};
 use super::watch::{self, Chunk, WatchSpec};
 use crate::Error;
-
-/// Largest request body accepted.
-const BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// A simulator serving HTTP. Dropping it stops the server; [`Server::shutdown`] stops it and waits.
 #[derive(Debug)]
@@ -275,6 +273,17 @@ async fn dispatch(sim: &Simulator, req: Request) -> Result<Response, ApiError> {
                 .ok_or_else(ApiError::no_route)?;
             Ok(json_response(StatusCode::OK, &doc, media::JSON))
         }
+        ["openapi", "v2"] => {
+            read_only(&method)?;
+            // kubectl asks only for protobuf here and, refused, falls back on what it has
+            // built in; JSON is for other readers (see `openapi::swagger`).
+            negotiate(accept, &[Want::Json])?;
+            Ok(json_response(
+                StatusCode::OK,
+                &openapi::swagger(&resources),
+                media::JSON,
+            ))
+        }
         ["openapi", "v3"] => {
             read_only(&method)?;
             Ok(json_response(
@@ -408,7 +417,7 @@ async fn resource(
         (&Method::GET, Some(name), Some("log")) => logs(sim, &t, name, query),
         (&Method::GET, Some(name), _) => get(sim, &t, name, query, accept),
         (&Method::POST, None, None) => {
-            let body = read_json(headers, body).await?;
+            let body = body::object(headers, body).await?;
             let mut core = sim.core();
             let now = core.clock.now();
             let obj =
@@ -418,7 +427,7 @@ async fn resource(
             Ok(json_response(StatusCode::CREATED, &obj, media::JSON))
         }
         (&Method::PUT, Some(name), _) => {
-            let body = read_json(headers, body).await?;
+            let body = body::object(headers, body).await?;
             let mut core = sim.core();
             let obj = core
                 .store
@@ -438,7 +447,7 @@ async fn resource(
                      (got {content_type:?}; server-side apply is not simulated)"
                 )));
             };
-            let bytes = read_body(body).await?;
+            let bytes = body::bytes(body).await?;
             let doc: Value = serde_json::from_slice(&bytes)
                 .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
             let mut core = sim.core();
@@ -449,14 +458,7 @@ async fn resource(
             Ok(json_response(StatusCode::OK, &obj, media::JSON))
         }
         (&Method::DELETE, Some(name), None) => {
-            let bytes = read_body(body).await?;
-            let options: Value = if bytes.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_slice(&bytes).map_err(|e| {
-                    ApiError::bad_request(format!("error decoding DeleteOptions: {e}"))
-                })?
-            };
+            let options = body::delete_options(headers, body).await?;
             let mut core = sim.core();
             let now = core.clock.now();
             let answer = core
@@ -727,30 +729,6 @@ fn logs(sim: &Simulator, t: &Target, name: &str, query: &Query) -> Result<Respon
         }
     });
     Ok(stream_response(rx, "text/plain"))
-}
-
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, BODY_LIMIT)
-        .await
-        .map_err(|_| ApiError::too_large(BODY_LIMIT))
-}
-
-async fn read_json(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
-    let bytes = read_body(body).await?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
-    let media_type = content_type.split(';').next().unwrap_or_default().trim();
-    match media_type {
-        "application/yaml" => serde_yaml_ng::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("error decoding YAML body: {e}"))),
-        "application/json" | "" | "*/*" => serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("error decoding JSON body: {e}"))),
-        other => Err(ApiError::unsupported_media_type(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {other:?})"
-        ))),
-    }
 }
 
 fn json_response(code: StatusCode, value: &Value, content_type: &'static str) -> Response {

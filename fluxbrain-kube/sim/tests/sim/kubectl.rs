@@ -580,3 +580,98 @@ async fn configmap_lifecycle_create_apply_delete() {
     let (ok, _, stderr) = k.run(&["get", "cm", "-n", "flux-system", "state"]).await;
     assert!(!ok && stderr.contains("NotFound"), "{stderr}");
 }
+
+/// `kubectl create configmap` sends the ConfigMap as Kubernetes protobuf (its typed client);
+/// `kubectl delete` sends JSON DeleteOptions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_configmap_from_literals_round_trips_its_data() {
+    let (_sim, server) = start().await;
+    let Some(k) = Kubectl::new(&server) else {
+        return;
+    };
+    let out = k
+        .ok(&[
+            "create",
+            "configmap",
+            "foo",
+            "-n",
+            "flux-system",
+            "--from-literal=a=b",
+            "--from-literal=empty=",
+        ])
+        .await;
+    assert!(out.contains("configmap/foo created"), "{out}");
+    let binary = k.dir.path().join("blob.bin");
+    std::fs::write(&binary, [0u8, 159, 146, 150, 255]).unwrap();
+    let from_file = format!("--from-file=blob={}", binary.display());
+    k.ok(&[
+        "create",
+        "configmap",
+        "bin",
+        "-n",
+        "flux-system",
+        &from_file,
+    ])
+    .await;
+    let cm = k
+        .json(&["get", "configmap", "-n", "flux-system", "foo", "-o", "json"])
+        .await;
+    assert_eq!(cm["data"], serde_json::json!({"a": "b", "empty": ""}));
+    assert_eq!(cm["metadata"]["namespace"], "flux-system");
+    assert!(cm["metadata"]["uid"].is_string(), "{cm}");
+    let bin = k
+        .json(&["get", "configmap", "-n", "flux-system", "bin", "-o", "json"])
+        .await;
+    assert_eq!(bin["binaryData"], serde_json::json!({"blob": "AJ+Slv8="}));
+    let (ok, _, stderr) = k
+        .run(&["create", "configmap", "foo", "-n", "flux-system"])
+        .await;
+    assert!(
+        !ok && stderr.contains("configmaps \"foo\" already exists"),
+        "{stderr}"
+    );
+    let out = k
+        .ok(&["delete", "configmap", "foo", "-n", "flux-system"])
+        .await;
+    assert!(out.contains("configmap \"foo\" deleted"), "{out}");
+    let (ok, _, stderr) = k
+        .run(&["get", "configmap", "foo", "-n", "flux-system"])
+        .await;
+    assert!(!ok && stderr.contains("NotFound"), "{stderr}");
+}
+
+/// `kubectl create namespace` sends a protobuf Namespace too. The simulator serves namespaces
+/// read-only, so the answer is MethodNotAllowed; what must not happen is a refusal of the format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_namespace_is_refused_for_the_verb_not_the_format() {
+    let (_sim, server) = start().await;
+    let Some(k) = Kubectl::new(&server) else {
+        return;
+    };
+    let (ok, _, stderr) = k.run(&["create", "namespace", "made-by-kubectl"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("MethodNotAllowed"), "{stderr}");
+    assert!(!stderr.contains("unknown format"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_prints_a_flux_kind_from_openapi_v3() {
+    let (_sim, server) = start().await;
+    let Some(k) = Kubectl::new(&server) else {
+        return;
+    };
+    let out = k.ok(&["explain", "kustomization"]).await;
+    for want in [
+        "GROUP:      kustomize.toolkit.fluxcd.io",
+        "KIND:       Kustomization",
+        "VERSION:    v1",
+        "spec\t<Object>",
+        "status\t<Object>",
+    ] {
+        assert!(out.contains(want), "{want:?} missing from:\n{out}");
+    }
+    let out = k.ok(&["explain", "helmrelease.spec"]).await;
+    assert!(out.contains("FIELD: spec <Object>"), "{out}");
+    let out = k.ok(&["explain", "configmaps"]).await;
+    assert!(out.contains("KIND:       ConfigMap"), "{out}");
+}

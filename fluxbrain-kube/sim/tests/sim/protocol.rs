@@ -513,3 +513,86 @@ async fn injected_latency_slows_only_matching_requests() {
         "only matching requests are slowed"
     );
 }
+
+#[tokio::test]
+async fn openapi_v2_is_json_when_json_is_acceptable() {
+    let (_sim, server) = start().await;
+    let client = kube_client(&server).await;
+    for accept in [
+        "application/json",
+        "application/com.github.proto-openapi.spec.v2@v1.0+protobuf, application/json",
+    ] {
+        let (code, content_type, body) =
+            raw(&client, "GET", "/openapi/v2", &[("accept", accept)], "").await;
+        assert_eq!((code, content_type.as_str()), (200, "application/json"));
+        let doc: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(doc["swagger"], "2.0");
+        let ks = &doc["definitions"]["io.fluxcd.toolkit.kustomize.v1.Kustomization"];
+        assert_eq!(
+            ks["x-kubernetes-group-version-kind"][0]["kind"],
+            "Kustomization"
+        );
+        assert_eq!(ks["properties"]["spec"]["type"], "object");
+        assert!(doc["definitions"]["io.k8s.api.core.v1.ConfigMap"].is_object());
+    }
+    // What kubectl sends: protobuf alone, which the simulator does not produce.
+    let protobuf_only = [(
+        "accept",
+        "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+    )];
+    let (code, status) = raw_json(&client, "GET", "/openapi/v2", &protobuf_only, "").await;
+    assert_eq!(
+        (code, status["reason"].as_str()),
+        (406, Some("NotAcceptable"))
+    );
+}
+
+#[tokio::test]
+async fn protobuf_bodies_are_decoded_or_refused_by_name() {
+    let (_sim, server) = start().await;
+    let client = raw_client(&server).await;
+    let protobuf = [("content-type", "application/vnd.kubernetes.protobuf")];
+    let configmaps = "/api/v1/namespaces/default/configmaps";
+    // typeMeta {v1, ConfigMap}; raw {metadata {name: "pb"}, data {"k": "v"}}
+    let configmap = "k8s\0\x0a\x0f\x0a\x02v1\x12\x09ConfigMap\x12\x10\x0a\x06\x0a\x02pb\x12\x00\x12\x06\x0a\x01k\x12\x01v";
+    let (code, created) = raw_json(&client, "POST", configmaps, &protobuf, configmap).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["data"], serde_json::json!({"k": "v"}));
+    assert_eq!(created["metadata"]["namespace"], "default");
+
+    let truncated = "k8s\0\x0a\x05\x0a\x02v1";
+    let (code, status) = raw_json(&client, "POST", configmaps, &protobuf, truncated).await;
+    assert_eq!((code, status["reason"].as_str()), (400, Some("BadRequest")));
+    assert_eq!(
+        status["message"],
+        "error decoding protobuf body: runtime.Unknown.typeMeta: a length of 5 bytes runs past the end of the message (4 left)"
+    );
+
+    let secret = "k8s\0\x0a\x0c\x0a\x02v1\x12\x06Secret\x12\x05\x0a\x03\x0a\x01s";
+    let (code, status) = raw_json(&client, "POST", configmaps, &protobuf, secret).await;
+    assert_eq!(
+        (code, status["reason"].as_str()),
+        (415, Some("UnsupportedMediaType"))
+    );
+    let message = status["message"].as_str().unwrap();
+    assert!(
+        message.contains("kind Secret (v1)") && message.contains("send it as JSON"),
+        "{message}"
+    );
+
+    // DeleteOptions {preconditions {resourceVersion: "1"}}: stale, so the delete is refused.
+    let stale = "k8s\0\x0a\x13\x0a\x02v1\x12\x0dDeleteOptions\x12\x05\x12\x03\x12\x011";
+    let uri = format!("{configmaps}/pb");
+    let (code, status) = raw_json(&client, "DELETE", &uri, &protobuf, stale).await;
+    assert_eq!((code, status["reason"].as_str()), (409, Some("Conflict")));
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("Precondition failed: ResourceVersion in precondition: 1"),
+        "{status}"
+    );
+    let background = "k8s\0\x0a\x13\x0a\x02v1\x12\x0dDeleteOptions\x12\x0c\x22\x0aBackground";
+    let (code, status) = raw_json(&client, "DELETE", &uri, &protobuf, background).await;
+    assert_eq!((code, status["status"].as_str()), (200, Some("Success")));
+}
