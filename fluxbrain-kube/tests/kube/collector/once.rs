@@ -114,6 +114,56 @@ async fn a_kind_missing_from_its_groups_preferred_version_is_read_at_the_version
 }
 
 #[tokio::test]
+async fn the_operator_watcher_and_receiver_kinds_are_discovered_and_read_like_the_others() {
+    let kinds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/kinds");
+    let mut state = State::new();
+    for file in [
+        "receiver-failing.yaml",
+        "externalartifact-healthy.yaml",
+        "artifactgenerator-failing.yaml",
+        "fluxinstance-failing.yaml",
+        "resourceset-failing.yaml",
+        "resourcesetinputprovider-failing.yaml",
+    ] {
+        state.load_file(kinds.join(file)).unwrap();
+    }
+    let (sim, server) = serve(state, sim_config()).await;
+    let collector = KubeCollector::new(config(vec![cluster("ops", &server)])).unwrap();
+    let seen = collect_one(&collector).await;
+    assert!(seen.unobserved.is_empty(), "{:?}", seen.unobserved);
+    let mut read: Vec<(Kind, Health)> = seen
+        .snapshot
+        .objects
+        .iter()
+        .map(|o| (o.key.kind.clone(), o.health()))
+        .collect();
+    read.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        read,
+        [
+            (Kind::Receiver, Health::Failing),
+            (Kind::ExternalArtifact, Health::Healthy),
+            (Kind::ArtifactGenerator, Health::Failing),
+            (Kind::FluxInstance, Health::Failing),
+            (Kind::ResourceSet, Health::Failing),
+            (Kind::ResourceSetInputProvider, Health::Failing),
+        ]
+    );
+    let requests = sim.requests();
+    for path in [
+        "/apis/notification.toolkit.fluxcd.io/v1/receivers?",
+        "/apis/source.toolkit.fluxcd.io/v1/externalartifacts?",
+        "/apis/source.extensions.fluxcd.io/v1beta1/artifactgenerators?",
+        "/apis/fluxcd.controlplane.io/v1/fluxinstances?",
+    ] {
+        assert!(
+            requests.iter().any(|r| r.contains(path)),
+            "{path} was never listed: {requests:#?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_forbidden_kind_is_unobserved_and_the_others_are_read() {
     let (sim, server) = serve_basic().await;
     sim.set_faults(Faults {
