@@ -79,6 +79,59 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// The TLS handshake failed: a certificate the client does not trust (self-signed,
+    /// expired, for another name) or a peer that does not speak TLS.
+    #[error("{notifier}: TLS handshake with {host} failed ({method})")]
+    Tls {
+        /// The notifier or analyzer.
+        notifier: &'static str,
+        /// The destination host.
+        host: String,
+        /// `GET`, `POST`, `PATCH`.
+        method: &'static str,
+        /// The cause (rustls' reason is at its end), without its URL.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The destination answered with a redirect, which is never followed: it would carry the
+    /// body and the credentials to a place nobody configured.
+    #[error(
+        "{notifier}: {method} to {host} was redirected with status {status} {}; redirects are not followed",
+        location_suffix(location)
+    )]
+    Redirected {
+        /// The notifier or analyzer.
+        notifier: &'static str,
+        /// The destination host.
+        host: String,
+        /// `GET`, `POST`, `PATCH`.
+        method: &'static str,
+        /// The HTTP status: 301, 302, 303, 307 or 308.
+        status: u16,
+        /// The host (and port) the `Location` header points to; never its path or query.
+        location: Option<String>,
+    },
+    /// The answer's body was longer than [`MAX_ANSWER`](crate::http::MAX_ANSWER): reading
+    /// stopped at the bound and the connection was dropped.
+    #[error(
+        "{notifier}: response body larger than {} from {host} (answer to {method}, status {status})",
+        human_bytes(*limit)
+    )]
+    TooLarge {
+        /// The notifier or analyzer.
+        notifier: &'static str,
+        /// The destination host.
+        host: String,
+        /// `GET`, `POST`, `PATCH`.
+        method: &'static str,
+        /// The HTTP status the body came with.
+        status: u16,
+        /// The bound, in bytes.
+        limit: usize,
+        /// Always retryable: the status's own wait when it has one (429, 503 with
+        /// `Retry-After`), the engine's backoff otherwise.
+        retry: Retry,
+    },
     /// The destination answered with a status other than 2xx.
     #[error(
         "{notifier}: {method} to {host} was answered with status {status}{}",
@@ -130,14 +183,22 @@ impl Error {
     /// Configuration and request errors never heal by themselves. An unexpected answer is
     /// treated as passing (most often a proxy or gateway page in front of the API), as are
     /// timeouts and connection failures; statuses follow [`crate::http::classify`].
+    ///
+    /// A destination that misbehaves (a TLS failure, a redirect, a body over the bound) is
+    /// retryable too, even where the cause may be lasting: the notification stays queued with
+    /// the error shown to the operator, rather than being dropped for the destination's fault.
     pub fn retry(&self) -> Retry {
         match self {
             Error::Config { .. }
             | Error::SecretFile { .. }
             | Error::Client { .. }
             | Error::Request { .. } => Retry::Never,
-            Error::Timeout { .. } | Error::Response { .. } => Retry::After(None),
+            Error::Timeout { .. }
+            | Error::Response { .. }
+            | Error::Tls { .. }
+            | Error::Redirected { .. } => Retry::After(None),
             Error::Transport { retry, .. }
+            | Error::TooLarge { retry, .. }
             | Error::Status { retry, .. }
             | Error::Api { retry, .. } => *retry,
         }
@@ -151,6 +212,9 @@ impl Error {
             | Error::Request { notifier, .. }
             | Error::Timeout { notifier, .. }
             | Error::Transport { notifier, .. }
+            | Error::Tls { notifier, .. }
+            | Error::Redirected { notifier, .. }
+            | Error::TooLarge { notifier, .. }
             | Error::Status { notifier, .. }
             | Error::Api { notifier, .. }
             | Error::Response { notifier, .. } => notifier,
@@ -217,6 +281,26 @@ fn detail_suffix(detail: &Option<String>) -> String {
     detail
         .as_ref()
         .map_or_else(String::new, |d| format!(" ({d})"))
+}
+
+fn location_suffix(location: &Option<String>) -> String {
+    location.as_ref().map_or_else(
+        || "without a usable Location".to_owned(),
+        |h| format!("to {h}"),
+    )
+}
+
+/// `1 MiB`, `64 KiB`, `100 bytes`: sizes as an operator reads them.
+pub(crate) fn human_bytes(n: usize) -> String {
+    const KIB: usize = 1 << 10;
+    const MIB: usize = 1 << 20;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else if n >= KIB && n.is_multiple_of(KIB) {
+        format!("{} KiB", n / KIB)
+    } else {
+        format!("{n} bytes")
+    }
 }
 
 /// `200ms`, `10s`, `1.5s`: durations as an operator reads them.
@@ -303,6 +387,55 @@ mod tests {
         assert_eq!(
             sanitize_code("xoxb-1234567890-abcdefghij"),
             fluxbrain_core::REDACTED
+        );
+    }
+
+    #[test]
+    fn humanized_sizes() {
+        assert_eq!(human_bytes(1 << 20), "1 MiB");
+        assert_eq!(human_bytes(64 << 10), "64 KiB");
+        assert_eq!(human_bytes(1000), "1000 bytes");
+    }
+
+    #[test]
+    fn misbehaving_destinations_are_retried() {
+        let redirected = Error::Redirected {
+            notifier: "webhook",
+            host: "hooks.example.com".into(),
+            method: "POST",
+            status: 308,
+            location: Some("elsewhere.example.net".into()),
+        };
+        assert_eq!(redirected.retry(), Retry::After(None));
+        assert_eq!(
+            redirected.to_string(),
+            "webhook: POST to hooks.example.com was redirected with status 308 to \
+             elsewhere.example.net; redirects are not followed"
+        );
+        let nowhere = Error::Redirected {
+            notifier: "webhook",
+            host: "hooks.example.com".into(),
+            method: "POST",
+            status: 308,
+            location: None,
+        };
+        assert!(
+            nowhere
+                .to_string()
+                .contains("status 308 without a usable Location;"),
+            "{nowhere}"
+        );
+        let too_large = Error::TooLarge {
+            notifier: "github",
+            host: "api.github.com".into(),
+            method: "POST",
+            status: 201,
+            limit: 1 << 20,
+            retry: Retry::After(None),
+        };
+        assert_eq!(
+            DeliveryError::from(too_large).message,
+            "response body larger than 1 MiB from api.github.com (answer to POST, status 201)"
         );
     }
 

@@ -4,6 +4,11 @@
 //!
 //! There is no retry loop here: the engine's outbox owns retries and backoff, so a notifier
 //! makes each call once and says, through [`Retry`], whether and when to call again.
+//!
+//! A destination that misbehaves never costs more than one bounded attempt: a body longer than
+//! [`MAX_ANSWER`] is not read past the bound ([`Error::TooLarge`]), a redirect is not followed
+//! ([`Error::Redirected`]) and a failed TLS handshake is named as such ([`Error::Tls`]); each is
+//! retryable, so the notification stays in the outbox with the error shown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +21,9 @@ use reqwest::{Method, StatusCode, Url};
 use crate::error::Error;
 use crate::secret::host_of;
 
-/// The most bytes of an answer that are read; APIs answer far less, and a larger body is cut
-/// (it is only ever parsed for an error code or a small JSON document).
+/// The most bytes of an answer's body that are read: 1 MiB. The APIs answer a few KiB (a
+/// created issue, a verdict, `{"ok": true}`); a longer body is an [`Error::TooLarge`], found
+/// without reading or holding more than this, whatever the status.
 pub const MAX_ANSWER: usize = 1 << 20;
 
 /// When a secondary rate limit gives no header, GitHub asks to wait at least a minute.
@@ -43,7 +49,8 @@ impl std::fmt::Debug for Http {
     }
 }
 
-/// An answer with any status, its body read (up to [`MAX_ANSWER`] bytes).
+/// An answer with any status but a redirect, its whole body read (at most [`MAX_ANSWER`]
+/// bytes).
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub(crate) status: StatusCode,
@@ -78,7 +85,8 @@ impl Http {
 
     /// Sends one request and reads the answer, whatever its status.
     ///
-    /// Fails only when no complete answer arrived: timeout or transport error.
+    /// Fails when no complete answer arrived (timeout, transport or TLS error), when the answer
+    /// is a redirect, or when its body is longer than [`MAX_ANSWER`].
     pub(crate) async fn send(
         &self,
         method: Method,
@@ -99,8 +107,14 @@ impl Http {
             let response = request.send().await?;
             let status = response.status();
             let headers = response.headers().clone();
-            let body = read_capped(response).await?;
-            Ok::<_, reqwest::Error>((status, headers, body))
+            if is_redirect(status) {
+                // Its body is of no use: not read.
+                return Ok::<_, reqwest::Error>(Received::Redirect(status, headers));
+            }
+            Ok(match read_capped(response).await? {
+                Some(body) => Received::Answer(status, headers, body),
+                None => Received::TooLarge(status, headers),
+            })
         };
         let outcome = tokio::time::timeout(self.timeout, attempt).await;
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -112,6 +126,16 @@ impl Http {
             Ok(Err(e)) if e.is_timeout() => {
                 tracing::debug!(notifier = self.notifier, %host, method = method_name, elapsed_ms, "timed out");
                 Err(self.timeout_error(host, method_name))
+            }
+            Ok(Err(e)) if is_tls(&e) => {
+                // A certificate gets renewed, a proxy gets fixed: passing, and shown.
+                tracing::debug!(notifier = self.notifier, %host, method = method_name, elapsed_ms, "TLS handshake failed");
+                Err(Error::Tls {
+                    notifier: self.notifier,
+                    host,
+                    method: method_name,
+                    source: e.without_url(),
+                })
             }
             Ok(Err(e)) => {
                 // A request reqwest cannot build stays unbuildable; connection resets,
@@ -130,7 +154,29 @@ impl Http {
                     source: e.without_url(),
                 })
             }
-            Ok(Ok((status, headers, body))) => {
+            Ok(Ok(Received::Redirect(status, headers))) => {
+                let location = location_host(url, &headers);
+                tracing::debug!(notifier = self.notifier, %host, method = method_name, status = status.as_u16(), elapsed_ms, "redirected");
+                Err(Error::Redirected {
+                    notifier: self.notifier,
+                    host,
+                    method: method_name,
+                    status: status.as_u16(),
+                    location,
+                })
+            }
+            Ok(Ok(Received::TooLarge(status, headers))) => {
+                tracing::debug!(notifier = self.notifier, %host, method = method_name, status = status.as_u16(), elapsed_ms, "answer too large");
+                Err(Error::TooLarge {
+                    notifier: self.notifier,
+                    host,
+                    method: method_name,
+                    status: status.as_u16(),
+                    limit: MAX_ANSWER,
+                    retry: too_large_retry(status, &headers, Timestamp::now()),
+                })
+            }
+            Ok(Ok(Received::Answer(status, headers, body))) => {
                 tracing::debug!(
                     notifier = self.notifier,
                     %host,
@@ -158,6 +204,16 @@ impl Http {
             timeout: self.timeout,
         }
     }
+}
+
+/// What one attempt received, before it is judged.
+enum Received {
+    /// A complete answer.
+    Answer(StatusCode, HeaderMap, Vec<u8>),
+    /// A redirect; its body is not read.
+    Redirect(StatusCode, HeaderMap),
+    /// An answer whose body is longer than [`MAX_ANSWER`]; reading stopped at the bound.
+    TooLarge(StatusCode, HeaderMap),
 }
 
 /// A `reqwest` client builder with TLS set up: rustls with the *ring* provider and the
@@ -203,15 +259,20 @@ impl Answer {
         })
     }
 
-    /// The body as JSON of type `T`, or an [`Error::Response`] saying why not.
+    /// The body as JSON of type `T`, or an [`Error::Response`] saying why not; `what` names
+    /// the answer in that error, e.g. `"the reply to opening an issue"`.
     pub(crate) fn json<T: serde::de::DeserializeOwned>(
         &self,
         notifier: &'static str,
+        what: &str,
     ) -> Result<T, Error> {
         serde_json::from_slice(&self.body).map_err(|e| Error::Response {
             notifier,
             host: self.host.clone(),
-            reason: format!("body is not the expected JSON ({e})"),
+            reason: format!(
+                "{what} (status {}) is not the expected JSON ({e})",
+                self.status.as_u16()
+            ),
         })
     }
 }
@@ -222,7 +283,8 @@ impl Answer {
 ///   `retry-after` header, or a body that says "rate limit"): retryable after `retry-after`,
 ///   else after `x-ratelimit-reset` (epoch seconds, relative to `now`), else after a minute.
 /// - 408 and 5xx: retryable, after `retry-after` when given.
-/// - everything else (3xx since redirects are not followed, 4xx): never.
+/// - everything else (4xx, and the 3xx that are not redirects: redirects never reach here,
+///   they are an [`Error::Redirected`]): never.
 ///
 /// Pure: `now` is the caller's clock.
 pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8], now: Timestamp) -> Retry {
@@ -321,17 +383,68 @@ fn method_name(method: &Method) -> &'static str {
     }
 }
 
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+/// The statuses whose `Location` a browser would follow.
+fn is_redirect(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+}
+
+/// The host (and port) a redirect points to, resolved against the request's URL; never the
+/// path or query, which may hold a credential.
+fn location_host(url: &Url, headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get(header::LOCATION)?.to_str().ok()?;
+    let target = url.join(raw.trim()).ok()?;
+    target.has_host().then(|| host_of(&target))
+}
+
+/// Whether `error` comes from the TLS handshake: rustls refused the certificate or the peer's
+/// bytes.
+fn is_tls(error: &reqwest::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        // The TLS stream wraps rustls' error in an io::Error, which the connector wraps in
+        // another; an io::Error's `source` skips the error it wraps, so look inside instead.
+        cause = match e.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    false
+}
+
+/// A body over the bound is the destination misbehaving, whatever its status: retryable, so
+/// the notification is kept. A status that says when to come back (429, `Retry-After`) keeps
+/// its wait.
+fn too_large_retry(status: StatusCode, headers: &HeaderMap, now: Timestamp) -> Retry {
+    match classify(status, headers, &[], now) {
+        Retry::Never => Retry::After(None),
+        other => other,
+    }
+}
+
+/// The body, or `None` when it is longer than [`MAX_ANSWER`]: a declared length over the bound
+/// is refused unread, and a streamed body is read only up to the bound. The caller then drops
+/// the response, which closes the connection instead of draining it.
+async fn read_capped(mut response: reqwest::Response) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if response
+        .content_length()
+        .is_some_and(|n| usize::try_from(n).map_or(true, |n| n > MAX_ANSWER))
+    {
+        return Ok(None);
+    }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await? {
-        let room = MAX_ANSWER - body.len();
-        if chunk.len() >= room {
-            body.extend_from_slice(&chunk[..room]);
-            break;
+        // `body` never exceeds the bound, so this does not underflow.
+        if chunk.len() > MAX_ANSWER - body.len() {
+            return Ok(None);
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok(Some(body))
 }
 
 /// A header value from text the caller built; an invalid one is an [`Error::Request`].
@@ -499,6 +612,46 @@ mod tests {
             classify(status(403), &HeaderMap::new(), body, now()),
             Retry::Throttled(Duration::from_secs(60))
         );
+    }
+
+    #[test]
+    fn a_body_too_large_is_retried_whatever_the_status() {
+        assert_eq!(
+            too_large_retry(status(200), &HeaderMap::new(), now()),
+            Retry::After(None)
+        );
+        assert_eq!(
+            too_large_retry(status(404), &HeaderMap::new(), now()),
+            Retry::After(None)
+        );
+        let h = headers(&[("retry-after", "20")]);
+        assert_eq!(
+            too_large_retry(status(503), &h, now()),
+            Retry::After(Some(Duration::from_secs(20)))
+        );
+        assert_eq!(
+            too_large_retry(status(429), &h, now()),
+            Retry::Throttled(Duration::from_secs(20))
+        );
+    }
+
+    #[test]
+    fn redirect_targets_are_hosts_only() {
+        let url = Url::parse("https://hooks.example.com/T/B/secret").unwrap();
+        let at = |location: &str| location_host(&url, &headers(&[("location", location)]));
+        assert_eq!(
+            at("https://evil.example.net:8443/collect?token=x").as_deref(),
+            Some("evil.example.net:8443")
+        );
+        assert_eq!(at("/moved").as_deref(), Some("hooks.example.com"));
+        assert_eq!(at("data:text/plain,x"), None);
+        assert_eq!(location_host(&url, &HeaderMap::new()), None);
+        for code in [301, 302, 303, 307, 308] {
+            assert!(is_redirect(status(code)), "{code}");
+        }
+        for code in [200, 300, 304] {
+            assert!(!is_redirect(status(code)), "{code}");
+        }
     }
 
     #[test]

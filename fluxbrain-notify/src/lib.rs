@@ -4,7 +4,9 @@
 //! Each notifier implements core's [`Notifier`] trait: it makes one attempt per call, within
 //! its own timeout, and says through [`Retry`] whether the engine may try again (5xx,
 //! timeouts, 429 and rate limits: yes, with the destination's `Retry-After` or reset time; other
-//! 4xx: no). Idempotency comes from the notification id: the webhook sends it as
+//! 4xx: no). A destination that misbehaves (a redirect, which is never followed, a failed TLS
+//! handshake, an answer over [`http::MAX_ANSWER`], which is not read past it) is retryable with
+//! the error shown, so the notification stays in the engine's outbox. Idempotency comes from the notification id: the webhook sends it as
 //! `Idempotency-Key`, GitHub finds an incident's issue by its `fluxbrain:<fingerprint>` label
 //! before opening one, and Slack threads on the [`Receipt`] the engine keeps.
 //!

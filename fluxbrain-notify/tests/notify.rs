@@ -1,5 +1,7 @@
 //! fluxbrain-notify against local HTTP servers: every call's method, path, headers and body.
 
+#[path = "notify/servers.rs"]
+mod servers;
 #[path = "notify/support.rs"]
 mod support;
 
@@ -13,6 +15,8 @@ mod examples;
 mod failures;
 #[path = "notify/github.rs"]
 mod github;
+#[path = "notify/misbehaving.rs"]
+mod misbehaving;
 #[path = "notify/secrets.rs"]
 mod secrets;
 #[path = "notify/slack.rs"]

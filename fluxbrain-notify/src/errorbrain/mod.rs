@@ -187,7 +187,7 @@ impl ErrorbrainAnalyzer {
             )
             .await?
             .success_or(NAME, fastapi_detail)?;
-        let value: serde_json::Value = answer.json(NAME)?;
+        let value: serde_json::Value = answer.json(NAME, "the analysis")?;
         if self.is_verdict(&value) {
             return Ok(Analysis::Verdict { verdict: value });
         }

@@ -221,7 +221,7 @@ impl GithubNotifier {
             .append_pair("labels", label)
             .append_pair("per_page", "100");
         let answer = self.call(Method::GET, url, None).await?;
-        let issues: Vec<Issue> = answer.json(NAME)?;
+        let issues: Vec<Issue> = answer.json(NAME, "the list of open issues")?;
         Ok(issues
             .iter()
             .filter(|i| i.pull_request.is_none() && i.has_label(label))
@@ -241,7 +241,10 @@ impl GithubNotifier {
         let answer = self
             .call(Method::POST, self.url(&["issues"])?, Some(to_json(&issue)))
             .await?;
-        let created: Issue = answer.json(NAME)?;
+        // The issue may exist although its reply is unreadable (no `number`, not JSON). The
+        // error is retryable all the same: the next attempt lists the open issues with this
+        // label first and takes the one this call opened, so it cannot open a second.
+        let created: Issue = answer.json(NAME, "the reply to opening an issue")?;
         tracing::info!(notifier = NAME, issue = created.number, notification = %note.id, "opened issue");
         Ok(created.number)
     }

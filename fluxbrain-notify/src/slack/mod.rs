@@ -430,7 +430,7 @@ impl SlackNotifier {
             .send(Method::POST, &url, headers, Some(body))
             .await?
             .success_or(NAME, error_code)?;
-        let parsed: ApiAnswer = answer.json(NAME)?;
+        let parsed: ApiAnswer = answer.json(NAME, &format!("the answer to {operation}"))?;
         if parsed.ok {
             return Ok((parsed, host));
         }

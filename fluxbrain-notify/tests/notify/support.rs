@@ -1,15 +1,20 @@
-//! Realistic notifications from the repository's fixture cluster, log capture, schemas.
+//! Realistic notifications from the repository's fixture cluster, log capture, schemas, and
+//! one delivery round through the engine's outbox.
 
 // Each topic module uses a different subset of these helpers.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use fluxbrain_core::engine::{Delivery, OutboxEntry};
 use fluxbrain_core::{
-    AffectedObject, Analysis, BuildOptions, Document, ErrorEvent, Fingerprint, FingerprintInput,
-    Notification, NotificationKind, Snapshot, Time, build_all, parse_document, parse_log_line,
+    AffectedObject, Analysis, Analyzer, BuildOptions, DeliverReport, Document, Engine,
+    EngineConfig, ErrorEvent, Fingerprint, FingerprintInput, MemoryStore, Notification,
+    NotificationKind, Notifier, Snapshot, State, StateStore, Time, build_all, parse_document,
+    parse_log_line,
 };
 use serde::Deserialize;
 
@@ -226,4 +231,27 @@ pub fn updated() -> Notification {
         left: vec!["HelmRelease/shop/checkout".into()],
     });
     note
+}
+
+/// Queues `note` for `notifier` alone in a fresh engine (asking `analyzer` first, when given),
+/// runs one delivery round at [`now`] and returns its report and the state after it: whether
+/// the notification stayed in the outbox, was delivered or was dead-lettered.
+pub async fn one_round(
+    notifier: Arc<dyn Notifier>,
+    analyzer: Option<Arc<dyn Analyzer>>,
+    note: Notification,
+) -> (DeliverReport, State) {
+    let store = Arc::new(MemoryStore::new());
+    let mut state = State::default();
+    state.outbox.push(OutboxEntry {
+        notification: note,
+        analysis_tried: false,
+        pending: BTreeMap::from([(notifier.name().to_owned(), Delivery::default())]),
+    });
+    store.save(&state).await.unwrap();
+    let engine = Engine::start(store, vec![notifier], analyzer, EngineConfig::default())
+        .await
+        .unwrap();
+    let report = engine.deliver(0, now(), 0.5).await.unwrap();
+    (report, engine.state().await)
 }
