@@ -19,6 +19,7 @@ fn policy_step(c: &mut Criterion) {
     let observation = vec![Ok(ClusterObservation {
         snapshot: cluster(OBJECTS, 20),
         unobserved: vec![],
+        unreadable: vec![],
     })];
     let engine = block_on(Engine::start(
         Arc::new(MemoryStore::new()),

@@ -175,13 +175,21 @@ pub fn parse_log_format(s: &str) -> Result<LogFormat, String> {
 
 /// Sends tracing output to stderr at `level`, as `format` says (default: JSON unless stderr
 /// is a terminal).
+///
+/// kube-rs's own request tracing is left out: its client logs every failed HTTP request at
+/// ERROR (`failed with status 503`, `failed with error ... EOF` on a dropped watch) with no
+/// cluster, kind or URL, at the request rate. The collector reports the same failures itself,
+/// once per cluster, kind and status per interval, with what it was doing.
 pub fn init_logging(level: tracing::Level, format: Option<LogFormat>) {
     use std::io::IsTerminal;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let format = format.unwrap_or(if std::io::stderr().is_terminal() {
         LogFormat::Text
     } else {
         LogFormat::Json
     });
+    let targets = log_filter();
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr);
@@ -191,9 +199,30 @@ pub fn init_logging(level: tracing::Level, format: Option<LogFormat>) {
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
+            .finish()
+            .with(targets)
             .try_init(),
-        LogFormat::Text => builder.with_target(false).try_init(),
+        LogFormat::Text => builder.with_target(false).finish().with(targets).try_init(),
     };
+}
+
+/// What is left out of the log: kube-rs's per-request client tracing entirely, and the rest
+/// of its client (`eof in poll` on every dropped watch stream) and its watcher (which repeats
+/// the collector's RBAC warnings) but for errors. Everything else passes (to the level set on
+/// the formatter).
+pub fn log_filter() -> tracing_subscriber::filter::FilterFn<fn(&tracing::Metadata<'_>) -> bool> {
+    tracing_subscriber::filter::filter_fn(kept as fn(&tracing::Metadata<'_>) -> bool)
+}
+
+fn kept(metadata: &tracing::Metadata<'_>) -> bool {
+    let target = metadata.target();
+    if target.starts_with("kube_client::client::builder") {
+        false
+    } else if target.starts_with("kube_client") || target.starts_with("kube_runtime") {
+        *metadata.level() == tracing::Level::ERROR
+    } else {
+        true
+    }
 }
 
 /// The bearer token of the `/v1` routes: `FLUXBRAIN_API_TOKEN` (`token`), or the content of the
@@ -301,5 +330,48 @@ mod tests {
             StateSpec::default_for(&laptop, "flux-system"),
             StateSpec::File("/home/me/.local/state/fluxbrain/state.json".into())
         );
+    }
+}
+
+#[cfg(test)]
+mod log_target_tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[test]
+    fn kube_client_noise_is_left_out() {
+        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = Arc::clone(&out);
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || Writer(Arc::clone(&sink)))
+            .finish()
+            .with(super::log_filter());
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(target: "kube_client::client", "eof in poll");
+            tracing::error!(target: "kube_client::client::builder", "failed with status 503");
+            tracing::warn!(target: "kube_runtime::watcher", "watcher error 403");
+            tracing::error!(target: "kube_client::client", "kept");
+            tracing::warn!(target: "fluxbrain_kube::collector", "ours");
+        });
+        let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+        assert!(!text.contains("eof in poll"), "{text}");
+        assert!(!text.contains("failed with status"), "{text}");
+        assert!(!text.contains("watcher error"), "{text}");
+        assert!(text.contains("kept"), "{text}");
+        assert!(text.contains("ours"), "{text}");
+    }
+
+    struct Writer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Writer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::model::kind::Kind;
+use crate::model::object::ObjectRef;
 use crate::model::snapshot::Snapshot;
 
 /// What one cluster showed in one collection.
@@ -13,6 +14,18 @@ pub struct ClusterObservation {
     /// Kinds the cluster serves that could not be read this time (forbidden, failing). Their
     /// objects are neither new nor gone: the incident policy leaves their incidents alone.
     pub unobserved: Vec<Kind>,
+    /// Objects the cluster listed that could not be parsed: like the objects of an unobserved
+    /// kind, neither new nor gone, so their open incidents stay open.
+    pub unreadable: Vec<UnreadableObject>,
+}
+
+/// An object that was listed but could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableObject {
+    /// The object, from its `apiVersion`, `kind` and `metadata`.
+    pub key: ObjectRef,
+    /// What is wrong with it (a [`ParseError`](crate::ParseError) as text).
+    pub error: String,
 }
 
 /// A cluster that could not be read at all this time.

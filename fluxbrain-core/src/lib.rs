@@ -104,7 +104,7 @@
 //! .await
 //! .unwrap();
 //! let now = Time::parse("2026-04-21T09:30:00Z").unwrap();
-//! let observation = ClusterObservation { snapshot, unobserved: vec![] };
+//! let observation = ClusterObservation { snapshot, unobserved: vec![], unreadable: vec![] };
 //! let report = engine.observe(&[Ok(observation.clone())], now).await.unwrap();
 //! assert_eq!(report.notifications.len(), 1);
 //! engine.deliver(0, now, 0.5).await.unwrap();
@@ -138,7 +138,7 @@ pub mod redact;
 pub mod text;
 pub mod time;
 
-pub use collect::{ClusterObservation, CollectError, Collector};
+pub use collect::{ClusterObservation, CollectError, Collector, UnreadableObject};
 pub use control::{Ack, Control, ControlError, Matcher, Silence, SilenceRequest};
 pub use duration::DurationError;
 pub use engine::{

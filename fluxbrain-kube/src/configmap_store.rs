@@ -8,7 +8,9 @@ use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use fluxbrain_core::control::{self, Control, Revision};
-use fluxbrain_core::engine::{State, StateStore, StoreError, decode, encode};
+use fluxbrain_core::engine::{
+    DecodeError, STATE_VERSION, State, StateStore, StoreError, decode, encode,
+};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
@@ -35,6 +37,12 @@ const CONTROL_KEY: &str = "control.json";
 /// load or save: a writer that lost its Lease (and so missed the new leader's writes) gets
 /// [`StoreError::Conflict`] instead of overwriting. Parts are written before the head that
 /// names them and deleted after it moved on, so a crash never leaves a head without its parts.
+///
+/// State that cannot be read (truncated, garbled, written by a newer fluxbrain) is an error
+/// naming the ConfigMap, the key and what is wrong, and is left exactly as it is: no copy is
+/// made in the cluster. Nothing can write over it meanwhile: a store that never loaded has no
+/// resourceVersion to replace, so its save is a create, which the API server refuses while the
+/// ConfigMap exists. The error says how to keep a copy and start over.
 #[derive(Debug)]
 pub struct ConfigMapStore {
     api: Api<ConfigMap>,
@@ -71,14 +79,29 @@ impl ConfigMapStore {
         }
     }
 
-    fn corrupt(&self, message: String) -> StoreError {
+    /// The state is damaged: `problem` says how, `parts` are the part ConfigMaps the head
+    /// names (to copy and delete with it).
+    fn corrupt(&self, problem: String, parts: &[String]) -> StoreError {
         StoreError::Corrupt {
             store: self.name(),
             message: format!(
-                "{message}; left as it is: inspect it, then `kubectl -n {} delete configmap {}` to start over",
-                self.namespace, self.name
+                "{problem}; left as it is; to start over, {}",
+                self.start_over(parts)
             ),
         }
+    }
+
+    /// How to keep a copy of the state and start over: what to run.
+    fn start_over(&self, parts: &[String]) -> String {
+        let names = std::iter::once(self.name.as_str())
+            .chain(parts.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let ns = &self.namespace;
+        format!(
+            "keep a copy (`kubectl -n {ns} get configmap {names} -o yaml > {}.bad.yaml`), then `kubectl -n {ns} delete configmap {names}`",
+            self.name
+        )
     }
 
     async fn call<T>(
@@ -149,42 +172,85 @@ impl StateStore for ConfigMapStore {
         let parts: usize = annotations
             .get(PARTS)
             .map(|p| {
-                p.parse()
-                    .map_err(|_| self.corrupt(format!("annotation {PARTS}={p:?}")))
+                p.parse().map_err(|_| {
+                    self.corrupt(format!("annotation {PARTS}={p:?} is not a number"), &[])
+                })
             })
             .transpose()?
             .unwrap_or(0);
         let generation = annotations.get(GENERATION).cloned();
         let mut compressed = Vec::new();
-        if parts == 0 {
-            compressed =
-                data_of(&head).ok_or_else(|| self.corrupt(format!("no binaryData.{DATA_KEY}")))?;
+        let part_names: Vec<String> = match &generation {
+            Some(g) => (0..parts).map(|i| self.part_name(g, i)).collect(),
+            None => Vec::new(),
+        };
+        let subject = if parts == 0 {
+            format!("binaryData.{DATA_KEY}")
         } else {
-            let generation = generation
-                .clone()
-                .ok_or_else(|| self.corrupt(format!("{parts} parts but no {GENERATION}")))?;
-            for i in 0..parts {
-                let name = self.part_name(&generation, i);
+            format!("binaryData.{DATA_KEY} of parts {}", part_names.join(", "))
+        };
+        if parts == 0 {
+            compressed = data_of(&head)
+                .ok_or_else(|| self.corrupt(format!("binaryData.{DATA_KEY} is missing"), &[]))?;
+        } else {
+            if generation.is_none() {
+                return Err(self.corrupt(
+                    format!("annotation {PARTS} says {parts} parts but {GENERATION} is missing"),
+                    &[],
+                ));
+            }
+            for name in &part_names {
                 let part = self
-                    .call("get part", self.api.get_opt(&name))
+                    .call("get part", self.api.get_opt(name))
                     .await?
-                    .ok_or_else(|| self.corrupt(format!("part {name} is missing")))?;
-                compressed.extend(
-                    data_of(&part)
-                        .ok_or_else(|| self.corrupt(format!("part {name} has no data")))?,
-                );
+                    .ok_or_else(|| {
+                        self.corrupt(format!("part ConfigMap {name} is missing"), &part_names)
+                    })?;
+                compressed.extend(data_of(&part).ok_or_else(|| {
+                    self.corrupt(
+                        format!("part ConfigMap {name} has no binaryData.{DATA_KEY}"),
+                        &part_names,
+                    )
+                })?);
             }
         }
         if let Some(expected) = annotations.get(DIGEST)
             && &hex(&Sha256::digest(&compressed)) != expected
         {
-            return Err(self.corrupt("the parts do not match the recorded sha256".to_owned()));
+            return Err(self.corrupt(
+                format!(
+                    "{subject} does not match its annotation {DIGEST} (cut short or changed by hand?)"
+                ),
+                &part_names,
+            ));
         }
         let mut json = Vec::new();
         GzDecoder::new(compressed.as_slice())
             .read_to_end(&mut json)
-            .map_err(|e| self.corrupt(format!("not gzip: {e}")))?;
-        let state = decode(&json).map_err(|e| self.corrupt(e))?;
+            .map_err(|e| {
+                let problem = match e.kind() {
+                    std::io::ErrorKind::UnexpectedEof => {
+                        format!("{subject} ends early ({e}): truncated?")
+                    }
+                    _ => format!("{subject} is not gzip data ({e})"),
+                };
+                self.corrupt(problem, &part_names)
+            })?;
+        let state = decode(&json).map_err(|e| match e {
+            DecodeError::Newer { found } => StoreError::Newer {
+                store: self.name(),
+                found,
+                reads: STATE_VERSION,
+                message: format!(
+                    "left as it is: run that fluxbrain (or a newer one) again, or, to start over with this one, {}",
+                    self.start_over(&part_names)
+                ),
+            },
+            problem => self.corrupt(
+                format!("the state in {subject} (after gunzip) {problem}"),
+                &part_names,
+            ),
+        })?;
         *self.seen.lock().await = Some(Seen {
             resource_version: head.metadata.resource_version.clone().unwrap_or_default(),
             generation,

@@ -108,6 +108,7 @@ async fn scenario(incidents: usize, concurrency: usize, behaviour: Behaviour) ->
             &[Ok(ClusterObservation {
                 snapshot,
                 unobserved: vec![],
+                unreadable: vec![],
             })],
             now(),
         )

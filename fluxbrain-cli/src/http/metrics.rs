@@ -220,11 +220,34 @@ impl Collector for LiveMetrics {
         )
         .encode(&mut encoder)?;
         let errors = m
+            .failed_requests
+            .iter()
+            .map(|(r, n)| {
+                let labels = vec![
+                    ("cluster", r.cluster.clone()),
+                    ("kind", r.kind.clone()),
+                    ("code", r.code.clone()),
+                ];
+                (labels, *n)
+            })
+            .collect();
+        counter(
+            "kube_api_errors",
+            "Failed API calls by cluster, kind and HTTP status (the class when there was none)",
+            errors,
+        )
+        .encode(&mut encoder)?;
+        let classes = m
             .api_errors
             .iter()
             .map(|(class, n)| (vec![("class", class.to_string())], *n))
             .collect();
-        counter("kube_api_errors", "Failed API calls by class", errors).encode(&mut encoder)?;
+        counter(
+            "kube_api_error_classes",
+            "Failed API calls by class",
+            classes,
+        )
+        .encode(&mut encoder)?;
         counter(
             "kube_forbidden",
             "Kinds or events that RBAC forbids reading",
@@ -233,8 +256,14 @@ impl Collector for LiveMetrics {
         .encode(&mut encoder)?;
         counter(
             "watch_restarts",
-            "Watch streams restarted",
+            "Watch streams restarted after an error or a dead connection",
             one(m.watch_restarts),
+        )
+        .encode(&mut encoder)?;
+        counter(
+            "watch_resyncs",
+            "Watch streams replaced by the scheduled full resync",
+            one(m.watch_resyncs),
         )
         .encode(&mut encoder)?;
         counter("kube_relists", "Complete relists", one(m.relists)).encode(&mut encoder)?;

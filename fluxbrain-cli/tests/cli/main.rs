@@ -5,6 +5,7 @@ mod demo;
 mod end_to_end;
 mod endpoints;
 mod failover;
+mod fault_logs;
 mod operators;
 mod rbac;
 mod reference;

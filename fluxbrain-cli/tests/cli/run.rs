@@ -77,6 +77,81 @@ async fn a_second_run_with_the_same_state_says_nothing_new() {
     std::fs::remove_file(&state).unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_over_damaged_or_newer_state_refuses_and_says_how_to_start_over() {
+    use fluxbrain_core::engine::STATE_VERSION;
+    let (_sim, _server, kubeconfig) = serve_basic("bad-state").await;
+    let dir = std::env::temp_dir().join(format!("fluxbrain-cli-bad-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state.json");
+    let env = vec![
+        ("KUBECONFIG", kubeconfig.display().to_string()),
+        ("FLUXBRAIN_CLUSTER", "basic".into()),
+        ("FLUXBRAIN_STATE", format!("file:{}", state.display())),
+        ("FLUXBRAIN_LOG_LEVEL", "warn".into()),
+    ];
+    let copies = || {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().starts_with("state.json.bad-")
+            })
+            .count()
+    };
+    let loses = "starting over with empty state loses what that state holds: the open incidents";
+    let first = run(&["run", "--once"], env.clone()).await;
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+
+    // Cut in half, as a full disk or an interrupted copy leaves it.
+    let whole = std::fs::read(&state).unwrap();
+    let cut = &whole[..whole.len() / 2];
+    std::fs::write(&state, cut).unwrap();
+    let out = run(&["run", "--once"], env.clone()).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty(), "nothing is sent");
+    for said in [
+        format!("file:{}: the file ends early (", state.display()),
+        "): truncated?; a copy is kept as ".to_owned(),
+        format!("{}.bad-", state.display()),
+        format!(
+            "to start over, move {} away (or delete it)",
+            state.display()
+        ),
+        loses.to_owned(),
+    ] {
+        assert!(err.contains(&said), "{said:?} in {err}");
+    }
+    assert_eq!(std::fs::read(&state).unwrap(), cut, "left in place");
+    assert_eq!(copies(), 1);
+
+    // Written by a newer fluxbrain (a rollback): refused, both versions named, no copy.
+    let newer = STATE_VERSION + 1;
+    std::fs::write(&state, format!(r#"{{"version": {newer}}}"#)).unwrap();
+    let out = run(&["run", "--once"], env.clone()).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for said in [
+        format!(
+            "written by a newer fluxbrain (state version {newer}; this one reads {STATE_VERSION})"
+        ),
+        format!("to start over with this one, move {} away", state.display()),
+        loses.to_owned(),
+    ] {
+        assert!(err.contains(&said), "{said:?} in {err}");
+    }
+    assert_eq!(copies(), 1);
+
+    // Moved away, as the message says: the run starts over and announces the failures again.
+    std::fs::rename(&state, dir.join("moved.json")).unwrap();
+    let out = run(&["run", "--once"], env).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout.iter().filter(|&&b| b == b'\n').count(), 9);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Every `run` setting that takes a value: its flag, its variable, a bad value and a word
 /// of the problem.
 const BAD_VALUES: &[(&str, &str, &str, &str)] = &[

@@ -33,6 +33,7 @@ pub(super) fn observation(values: &[Value]) -> Vec<Result<ClusterObservation, Co
     vec![Ok(ClusterObservation {
         snapshot,
         unobserved: vec![],
+        unreadable: vec![],
     })]
 }
 

@@ -108,6 +108,7 @@ fn observation(
     vec![Ok(ClusterObservation {
         snapshot,
         unobserved: vec![],
+        unreadable: vec![],
     })]
 }
 

@@ -28,7 +28,7 @@ pub use backoff::Backoff;
 pub use state::{DeadLetter, Delivery, NotifierState, OutboxEntry, STATE_VERSION, State};
 #[cfg(feature = "conformance")]
 pub use store::conformance;
-pub use store::{MemoryStore, StateStore, StoreError, decode, encode};
+pub use store::{DecodeError, MemoryStore, StateStore, StoreError, decode, encode};
 
 use crate::collect::{ClusterObservation, CollectError};
 use crate::control::Control;
@@ -140,6 +140,11 @@ pub struct Engine {
 
 impl Engine {
     /// Loads the saved state (or starts empty) and returns a ready engine.
+    ///
+    /// # Errors
+    /// The store's: saved state that cannot be read ([`StoreError::Corrupt`],
+    /// [`StoreError::Newer`]) is not replaced by empty state; the caller stops and says how to
+    /// start over.
     pub async fn start(
         store: Arc<dyn StateStore>,
         notifiers: Vec<Arc<dyn Notifier>>,
@@ -250,11 +255,19 @@ impl Engine {
         let mut observed: BTreeMap<IncidentKey, Observed> = BTreeMap::new();
         let mut objects: HashMap<IncidentKey, (&SnapshotIndex<'_>, &FluxObject)> = HashMap::new();
         let mut scope: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        // Objects listed but not parsed, with what is wrong with them: neither new nor gone.
+        let mut unreadable: HashMap<IncidentKey, &str> = HashMap::new();
         for (observation, index) in &indexes {
             let cluster = observation.snapshot.cluster.as_str();
             scope.insert(
                 cluster,
                 observation.unobserved.iter().map(|k| k.as_str()).collect(),
+            );
+            unreadable.extend(
+                observation
+                    .unreadable
+                    .iter()
+                    .map(|u| (IncidentKey::of(cluster, &u.key), u.error.as_str())),
             );
             for object in index.objects() {
                 let health = object.health();
@@ -271,7 +284,8 @@ impl Engine {
                     .then(|| index.root(object))
                     .flatten()
                     .filter(|root| index.upstream(root).is_none())
-                    .map(|root| IncidentKey::of(cluster, &root.key));
+                    .map(|root| IncidentKey::of(cluster, &root.key))
+                    .or_else(|| held_fold(state, &key, object, health, &unreadable));
                 observed.insert(
                     key.clone(),
                     Observed {
@@ -284,9 +298,10 @@ impl Engine {
             }
         }
         let absent_means_deleted = |key: &IncidentKey| {
-            scope
-                .get(key.cluster.as_str())
-                .is_some_and(|unobserved| !unobserved.contains(key.kind.as_str()))
+            !unreadable.contains_key(key)
+                && scope
+                    .get(key.cluster.as_str())
+                    .is_some_and(|unobserved| !unobserved.contains(key.kind.as_str()))
         };
         let build_options = &self.config.build;
         let mut event = |key: &IncidentKey, incident| {
@@ -295,6 +310,9 @@ impl Engine {
         };
         let control = self.control();
         report.warnings = self.annotation_warnings(&objects);
+        report
+            .warnings
+            .extend(self.unreadable_warnings(&state.incidents, &unreadable));
         let controls = |record: &IncidentRecord| Controls {
             silenced: silenced_by(&control, record, objects.get(&record.key).map(|o| o.1), now),
             ack: control.ack_for(&record.id).cloned(),
@@ -354,6 +372,35 @@ impl Engine {
                 if warned.insert(warning.clone()) {
                     out.push(warning);
                 }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// One warning per open incident whose object could not be read (and per distinct
+    /// problem), the first time it is seen: its incident is kept open, neither recovered nor
+    /// deleted.
+    fn unreadable_warnings(
+        &self,
+        incidents: &BTreeMap<IncidentKey, IncidentRecord>,
+        unreadable: &HashMap<IncidentKey, &str>,
+    ) -> Vec<String> {
+        let mut warned = self
+            .warned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = Vec::new();
+        for (key, error) in unreadable {
+            let Some(record) = incidents.get(key) else {
+                continue;
+            };
+            let warning = format!(
+                "{key} could not be read ({error}); its incident {} stays open, neither recovered nor deleted, until it can be read again",
+                record.id
+            );
+            if warned.insert(warning.clone()) {
+                out.push(warning);
             }
         }
         out.sort();
@@ -636,6 +683,27 @@ fn silenced_by(
     }
 }
 
+/// The incident a failing object stays folded into although no failing upstream of it is
+/// in view: the one it was folded into, when that is still open and an object it links to
+/// could not be read (the broken link is why the upstream is out of view, not a recovery).
+fn held_fold(
+    state: &State,
+    key: &IncidentKey,
+    object: &FluxObject,
+    health: Health,
+    unreadable: &HashMap<IncidentKey, &str>,
+) -> Option<IncidentKey> {
+    if health != Health::Failing || unreadable.is_empty() {
+        return None;
+    }
+    let root = state.incidents.get(key)?.folded_into.clone()?;
+    let link_unreadable = object
+        .links
+        .iter()
+        .any(|link| unreadable.contains_key(&IncidentKey::of(&key.cluster, &link.target)));
+    (link_unreadable && state.incidents.contains_key(&root)).then_some(root)
+}
+
 /// Appends the incidents that ended to the history and drops what the history no longer
 /// keeps; whether the history changed.
 fn keep_history(
@@ -670,3 +738,6 @@ mod control_tests;
 
 #[cfg(test)]
 mod drift_tests;
+
+#[cfg(test)]
+mod unreadable_tests;

@@ -93,6 +93,7 @@ fn observation(ready: &str) -> Vec<Result<ClusterObservation, CollectError>> {
     vec![Ok(ClusterObservation {
         snapshot,
         unobserved: vec![],
+        unreadable: vec![],
     })]
 }
 

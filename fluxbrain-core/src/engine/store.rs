@@ -17,12 +17,28 @@ pub enum StoreError {
         /// The store.
         store: String,
     },
-    /// The stored state cannot be read; it is kept aside, never silently replaced.
-    #[error("{store}: stored state is unreadable: {message}")]
+    /// The stored state cannot be read: truncated, garbled or not fluxbrain's. Stores leave it
+    /// where it is (a store that can also keeps a copy aside) and never replace it silently.
+    #[error("{store}: {message}")]
     Corrupt {
         /// The store.
         store: String,
-        /// What is wrong and where the bad copy was kept.
+        /// What is wrong and where, where a copy was kept, and how to start over.
+        message: String,
+    },
+    /// The stored state was written by a newer fluxbrain (this one was rolled back): left
+    /// untouched, neither read nor treated as damaged.
+    #[error(
+        "{store}: written by a newer fluxbrain (state version {found}; this one reads {reads}); {message}"
+    )]
+    Newer {
+        /// The store.
+        store: String,
+        /// The version found.
+        found: u32,
+        /// The version this fluxbrain reads ([`STATE_VERSION`]).
+        reads: u32,
+        /// What was done with it and how to go on.
         message: String,
     },
     /// The store could not be reached or written.
@@ -44,7 +60,9 @@ pub enum StoreError {
 pub trait StateStore: Send + Sync + fmt::Debug {
     /// Stable name for logs, e.g. `"file:/var/lib/fluxbrain/state.json"`.
     fn name(&self) -> String;
-    /// The last saved state; `None` when nothing was ever saved.
+    /// The last saved state; `None` when nothing was ever saved. Saved state that cannot be
+    /// read is [`StoreError::Corrupt`] (see [`decode`]), or [`StoreError::Newer`], and stays as
+    /// it is: never replaced by empty state without an operator.
     async fn load(&self) -> Result<Option<State>, StoreError>;
     /// Replaces the saved state.
     async fn save(&self, state: &State) -> Result<(), StoreError>;
@@ -68,21 +86,67 @@ pub fn encode(state: &State) -> Vec<u8> {
     serde_json::to_vec(state).unwrap_or_default()
 }
 
-/// Reads what [`encode`] wrote; a message naming the problem otherwise.
-pub fn decode(bytes: &[u8]) -> Result<State, String> {
+/// Why stored bytes are not a [`State`] this fluxbrain reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// Truncated, garbled or not fluxbrain's state. The text is a predicate for the store to
+    /// put its subject before: `ends early (EOF while parsing a list at line 1 column 4096):
+    /// truncated?`, `is not valid JSON (...)`, `is not fluxbrain state (...)`.
+    #[error("{0}")]
+    Damaged(String),
+    /// Written by a newer fluxbrain.
+    #[error("written by a newer fluxbrain (state version {found}; this one reads {STATE_VERSION})")]
+    Newer {
+        /// The version found.
+        found: u32,
+    },
+}
+
+/// Reads what [`encode`] wrote.
+///
+/// # Errors
+/// [`DecodeError::Newer`] for a later [`STATE_VERSION`], [`DecodeError::Damaged`] naming what
+/// is wrong and where for anything else that is not this version's state.
+pub fn decode(bytes: &[u8]) -> Result<State, DecodeError> {
     #[derive(serde::Deserialize)]
     struct Version {
         version: u32,
     }
-    let version: Version =
-        serde_json::from_slice(bytes).map_err(|e| format!("not fluxbrain state: {e}"))?;
-    if version.version != STATE_VERSION {
-        return Err(format!(
-            "state format version {} (this fluxbrain reads version {STATE_VERSION})",
-            version.version
-        ));
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(DecodeError::Damaged("is empty".to_owned()));
     }
-    serde_json::from_slice(bytes).map_err(|e| format!("state version {STATE_VERSION}: {e}"))
+    let version: Version = serde_json::from_slice(bytes).map_err(|e| {
+        DecodeError::Damaged(match e.classify() {
+            serde_json::error::Category::Data => format!("is not fluxbrain state ({e})"),
+            _ => not_json(&e),
+        })
+    })?;
+    match version.version {
+        STATE_VERSION => {}
+        found if found > STATE_VERSION => return Err(DecodeError::Newer { found }),
+        found => {
+            return Err(DecodeError::Damaged(format!(
+                "is state version {found}, which this fluxbrain cannot read (it reads version {STATE_VERSION})"
+            )));
+        }
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        DecodeError::Damaged(match e.classify() {
+            serde_json::error::Category::Data => {
+                format!("says state version {STATE_VERSION} but does not match it ({e})")
+            }
+            _ => not_json(&e),
+        })
+    })
+}
+
+/// What a JSON syntax error says about the bytes: an early end is most likely a cut.
+fn not_json(e: &serde_json::Error) -> String {
+    match e.classify() {
+        serde_json::error::Category::Eof => format!("ends early ({e}): truncated?"),
+        _ => format!("is not valid JSON ({e})"),
+    }
 }
 
 /// State in memory, encoded as the other stores encode it; lost when the process ends.
@@ -114,9 +178,17 @@ impl StateStore for MemoryStore {
             .clone();
         bytes
             .map(|b| {
-                decode(&b).map_err(|message| StoreError::Corrupt {
-                    store: "memory".into(),
-                    message,
+                decode(&b).map_err(|e| match e {
+                    DecodeError::Newer { found } => StoreError::Newer {
+                        store: "memory".into(),
+                        found,
+                        reads: STATE_VERSION,
+                        message: "left as it is".into(),
+                    },
+                    DecodeError::Damaged(problem) => StoreError::Corrupt {
+                        store: "memory".into(),
+                        message: format!("the state {problem}"),
+                    },
                 })
             })
             .transpose()
@@ -440,6 +512,103 @@ pub mod conformance {
             store.load().await.unwrap(),
             Some(big),
             "10k open incidents round trip"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn damaged(bytes: &[u8]) -> String {
+        match decode(bytes) {
+            Err(DecodeError::Damaged(problem)) => problem,
+            other => panic!("not damaged: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cut_is_told_from_garbage_and_from_other_json() {
+        let whole = encode(&State::default());
+        let cut = &whole[..whole.len() - 3];
+        let problem = damaged(cut);
+        assert!(
+            problem.starts_with("ends early (EOF while parsing ")
+                && problem.ends_with(&format!("at line 1 column {}): truncated?", cut.len())),
+            "{problem}"
+        );
+        assert_eq!(damaged(b""), "is empty");
+        assert_eq!(damaged(b" \n"), "is empty");
+        assert_eq!(
+            damaged(b"\x1f\x8b\x08\x00garbage"),
+            "is not valid JSON (expected value at line 1 column 1)"
+        );
+        let mut zeros = whole.clone();
+        zeros.extend([0; 4]);
+        assert!(
+            damaged(&zeros).starts_with("is not valid JSON (trailing characters at line 1"),
+            "{}",
+            damaged(&zeros)
+        );
+        assert_eq!(
+            damaged(br#"{"incidents": []}"#),
+            "is not fluxbrain state (missing field `version` at line 1 column 17)"
+        );
+        assert!(
+            damaged(br#"{"version": 1, "incidents": 3}"#)
+                .starts_with("says state version 1 but does not match it (invalid type: integer"),
+            "{}",
+            damaged(br#"{"version": 1, "incidents": 3}"#)
+        );
+        assert_eq!(
+            damaged(br#"{"version": 0}"#),
+            "is state version 0, which this fluxbrain cannot read (it reads version 1)"
+        );
+    }
+
+    #[test]
+    fn a_newer_version_is_not_damage() {
+        let newer = format!(
+            r#"{{"version": {}, "shape": "unknown"}}"#,
+            STATE_VERSION + 2
+        );
+        let err = decode(newer.as_bytes()).unwrap_err();
+        assert_eq!(
+            err,
+            DecodeError::Newer {
+                found: STATE_VERSION + 2
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "written by a newer fluxbrain (state version {}; this one reads {STATE_VERSION})",
+                STATE_VERSION + 2
+            )
+        );
+    }
+
+    #[test]
+    fn the_memory_store_names_what_it_found() {
+        let store = MemoryStore::new();
+        *store.bytes.lock().unwrap() = Some(br#"{"version": 7}"#.to_vec());
+        let err = futures::executor::block_on(store.load()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Newer {
+                    found: 7,
+                    reads: STATE_VERSION,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        *store.bytes.lock().unwrap() = Some(b"{\"version\": 1, \"outbox\": [".to_vec());
+        let err = futures::executor::block_on(store.load()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "memory: the state ends early (EOF while parsing a list at line 1 column 26): truncated?"
         );
     }
 }

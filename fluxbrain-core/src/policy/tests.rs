@@ -78,6 +78,7 @@ fn observe(step: &[Shown; 4]) -> Vec<Result<ClusterObservation, crate::collect::
     vec![Ok(ClusterObservation {
         snapshot,
         unobserved: vec![],
+        unreadable: vec![],
     })]
 }
 

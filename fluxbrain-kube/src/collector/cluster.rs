@@ -47,6 +47,10 @@ impl Cluster {
             // Without this, the time a pooled connection sat idle counts against the read
             // timeout of the next request on it.
             kube.reset_reader_on_write = true;
+            // kube-rs would retry 429, 503 and 504 up to 15 times inside the client, unseen:
+            // the collector retries itself (list pages, watches with their backoff), so that
+            // each failure is counted and logged with its cluster and kind.
+            kube.default_retry = false;
             if kube.connect_timeout.is_none_or(|t| t > config.api_timeout) {
                 kube.connect_timeout = Some(config.api_timeout);
             }
@@ -63,10 +67,12 @@ impl Cluster {
         })
     }
 
-    /// Runs one API call within the timeout, counting it and its failure.
+    /// Runs one API call about `kind` within the timeout, counting it and its failure (and
+    /// logging the failure, rate-limited, or the end of earlier ones).
     pub async fn call<T, F>(
         &self,
         what: &str,
+        kind: &str,
         counters: &Counters,
         call: F,
     ) -> Result<T, ApiFailure>
@@ -75,11 +81,14 @@ impl Cluster {
     {
         counters.request();
         let result = match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(value)) => return Ok(value),
+            Ok(Ok(value)) => {
+                counters.succeeded(&self.name, kind);
+                return Ok(value);
+            }
             Ok(Err(err)) => ApiFailure::new(what, &err),
             Err(_) => ApiFailure::timeout(what, self.timeout),
         };
-        counters.api_error(result.class);
+        counters.failed(&self.name, kind, &result);
         Err(result)
     }
 }

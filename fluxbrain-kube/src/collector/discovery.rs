@@ -77,6 +77,7 @@ pub(crate) async fn discover(
     let groups = cluster
         .call(
             "discover API groups",
+            "discovery",
             counters,
             cluster.client.list_api_groups(),
         )
@@ -107,7 +108,12 @@ pub(crate) async fn discover(
     let lists = join_all(versions.iter().map(|gv| async move {
         let what = format!("discover {gv}");
         cluster
-            .call(&what, counters, cluster.client.list_api_group_resources(gv))
+            .call(
+                &what,
+                "discovery",
+                counters,
+                cluster.client.list_api_group_resources(gv),
+            )
             .await
     }))
     .await;

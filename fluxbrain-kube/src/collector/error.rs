@@ -151,20 +151,42 @@ pub(crate) struct ApiFailure {
     pub class: ErrorClass,
     /// The API server's message, or the transport error.
     pub detail: String,
+    /// The HTTP status the API server answered with, if it answered.
+    pub code: Option<u16>,
 }
 
 impl ApiFailure {
     pub(crate) fn new(what: impl Into<String>, err: &kube::Error) -> Self {
-        let detail = match err {
-            kube::Error::Api(status) => {
-                format!("{} {}: {}", status.code, status.reason, status.message)
-            }
-            other => error_chain(other),
+        let (detail, code) = match err {
+            kube::Error::Api(status) => (
+                format!("{} {}: {}", status.code, status.reason, status.message),
+                Some(status.code),
+            ),
+            other => (error_chain(other), None),
         };
         ApiFailure {
             what: what.into(),
             class: ErrorClass::of(err),
             detail,
+            code,
+        }
+    }
+
+    /// A watcher's failure.
+    pub(crate) fn of_watch(what: impl Into<String>, err: &kube::runtime::watcher::Error) -> Self {
+        use kube::runtime::watcher::Error as W;
+        let code = match err {
+            W::InitialListFailed(kube::Error::Api(status))
+            | W::WatchStartFailed(kube::Error::Api(status))
+            | W::WatchFailed(kube::Error::Api(status)) => Some(status.code),
+            W::WatchError(status) => Some(status.code),
+            _ => None,
+        };
+        ApiFailure {
+            what: what.into(),
+            class: ErrorClass::of_watch(err),
+            detail: error_chain(err),
+            code,
         }
     }
 
@@ -173,6 +195,7 @@ impl ApiFailure {
             what: what.into(),
             class: ErrorClass::Retryable,
             detail: format!("no answer within {after:?}"),
+            code: None,
         }
     }
 }

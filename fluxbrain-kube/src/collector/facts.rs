@@ -4,7 +4,8 @@
 //! `fluxbrain render` reads files, so the live path and the offline path cannot drift apart.
 
 use fluxbrain_core::{
-    ControllerPod, Document, FluxObject, Kind, KubeEvent, ParseWarning, group_of, parse_document,
+    ControllerPod, Document, FluxObject, Kind, KubeEvent, ObjectRef, ParseWarning,
+    UnreadableObject, group_of, parse_document,
 };
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -32,6 +33,8 @@ pub(crate) enum Fact {
     Object(FluxObject),
     Event(KubeEvent),
     Pod(PodFacts),
+    /// An object that could not be parsed: kept as such, so that it does not look deleted.
+    Unreadable(UnreadableObject),
 }
 
 /// Adds `apiVersion` and `kind` to a list item that lacks them (core lists omit them).
@@ -154,7 +157,21 @@ pub(crate) fn read(value: &Value, cluster: &str, counters: &Counters) -> Option<
             Ok(Document::Ignored { .. }) => {}
             Err(err) => {
                 counters.skipped(1);
-                tracing::warn!(cluster, error = %err, "skipped a document that cannot be parsed");
+                let text = |p: &str| value.pointer(p).and_then(Value::as_str).unwrap_or_default();
+                let identity = format!(
+                    "{}/{}/{}/{}",
+                    text("/apiVersion"),
+                    text("/kind"),
+                    text("/metadata/namespace"),
+                    text("/metadata/name")
+                );
+                let version = text("/metadata/resourceVersion");
+                if counters.first_warning(cluster, &identity, version) {
+                    tracing::warn!(cluster, error = %err, "skipped a document that cannot be parsed");
+                } else {
+                    tracing::debug!(cluster, error = %err, "skipped a document that cannot be parsed");
+                }
+                out = out.or_else(|| unreadable(value, err.to_string()).map(Fact::Unreadable));
             }
         }
     }
@@ -162,6 +179,26 @@ pub(crate) fn read(value: &Value, cluster: &str, counters: &Counters) -> Option<
         tracing::debug!(cluster, %warning, "corrected while parsing");
     }
     out
+}
+
+/// The object a document that could not be parsed is, as its `apiVersion`, `kind` and
+/// `metadata` say; `None` for an Event or a Pod (never an incident's object) or without a name.
+fn unreadable(value: &Value, error: String) -> Option<UnreadableObject> {
+    let text = |p: &str| value.pointer(p).and_then(Value::as_str);
+    let api_version = text("/apiVersion")?;
+    let kind = text("/kind")?;
+    let name = text("/metadata/name").filter(|n| !n.is_empty())?;
+    if matches!(
+        (group_of(api_version), kind),
+        ("" | "events.k8s.io", "Event") | ("", "Pod")
+    ) {
+        return None;
+    }
+    let namespace = text("/metadata/namespace").unwrap_or_default();
+    Some(UnreadableObject {
+        key: ObjectRef::new(Kind::from_api(api_version, kind), namespace, name),
+        error,
+    })
 }
 
 /// The container to read a controller's log from.

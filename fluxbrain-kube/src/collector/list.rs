@@ -72,6 +72,8 @@ struct PageMeta {
 pub(crate) struct ListRequest {
     /// e.g. `list kustomizations` (for messages).
     pub what: String,
+    /// The kind listed (for metrics and logs).
+    pub kind: String,
     /// The collection path, e.g. `/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations`.
     pub path: String,
     /// A field selector.
@@ -112,9 +114,15 @@ pub(crate) async fn list_all(
                     what: request.what.clone(),
                     class: ErrorClass::Invalid,
                     detail: e.to_string(),
+                    code: None,
                 })?;
                 match cluster
-                    .call(&request.what, counters, cluster.client.request_text(http))
+                    .call(
+                        &request.what,
+                        &request.kind,
+                        counters,
+                        cluster.client.request_text(http),
+                    )
                     .await
                 {
                     Ok(text) => break text,
@@ -136,12 +144,14 @@ pub(crate) async fn list_all(
                 }
             };
             let page: Page<'_> = serde_json::from_str(&text).map_err(|e| {
-                counters.api_error(ErrorClass::Invalid);
-                ApiFailure {
+                let failure = ApiFailure {
                     what: request.what.clone(),
                     class: ErrorClass::Invalid,
                     detail: format!("the answer is not a list: {e}"),
-                }
+                    code: None,
+                };
+                counters.failed(&cluster.name, &request.kind, &failure);
+                failure
             })?;
             sink(&PageItems {
                 api_version: &page.api_version,

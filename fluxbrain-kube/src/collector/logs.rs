@@ -174,7 +174,7 @@ pub(crate) async fn fetch(
             }
         };
         match cluster
-            .call(&what, counters, cluster.client.request_text(http))
+            .call(&what, "logs", counters, cluster.client.request_text(http))
             .await
         {
             Ok(text) => {

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use fluxbrain_core::{ClusterObservation, CollectError, ObjectRef, Snapshot};
+use fluxbrain_core::{ClusterObservation, CollectError, ObjectRef, Snapshot, UnreadableObject};
 use futures::StreamExt;
 
 use super::cluster::Cluster;
@@ -31,6 +31,7 @@ struct Failing {
 struct Gathered {
     snapshot: Snapshot,
     pods: Vec<PodFacts>,
+    unreadable: Vec<UnreadableObject>,
 }
 
 impl Gathered {
@@ -66,6 +67,7 @@ impl Gathered {
                     self.snapshot.pods.push(p.pod.clone());
                     self.pods.push(p);
                 }
+                Some(Fact::Unreadable(u)) => self.unreadable.push(u),
                 None => {}
             }
         }
@@ -109,6 +111,7 @@ pub(crate) async fn collect(
     let mut observation = ClusterObservation {
         snapshot: Snapshot::new(cluster.name.clone()),
         unobserved: Vec::new(),
+        unreadable: Vec::new(),
     };
     let mut pods = Vec::new();
     let mut failures = Vec::new();
@@ -120,6 +123,7 @@ pub(crate) async fn collect(
                 observation.snapshot.objects.extend(s.objects);
                 observation.snapshot.events.extend(s.events);
                 observation.snapshot.pods.extend(s.pods);
+                observation.unreadable.extend(g.unreadable);
                 pods.extend(g.pods);
             }
             Err(e) => {

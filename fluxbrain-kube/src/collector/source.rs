@@ -35,6 +35,15 @@ impl Source {
         }
     }
 
+    /// The kind its requests are about, for metrics and logs: the Flux kind, `Event` or `Pod`.
+    pub(crate) fn kind(&self) -> &str {
+        match self {
+            Source::Objects(s) => s.kind.as_str(),
+            Source::Events(_) => "Event",
+            Source::Pods(_) => "Pod",
+        }
+    }
+
     /// The field selector, if any.
     pub(crate) fn fields(&self) -> Option<String> {
         match self {
@@ -68,6 +77,7 @@ impl Source {
         };
         ListRequest {
             what: format!("list {}", self.what()),
+            kind: self.kind().to_owned(),
             path,
             fields: self.fields(),
             page_size,

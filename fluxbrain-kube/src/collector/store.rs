@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use fluxbrain_core::{ClusterObservation, FluxObject, Kind, Snapshot};
+use fluxbrain_core::{ClusterObservation, FluxObject, Kind, Snapshot, UnreadableObject};
 
 use super::error::{ApiFailure, ErrorClass};
 use super::facts::PodFacts;
@@ -39,6 +39,9 @@ pub(crate) enum FeedHealth {
 #[derive(Debug)]
 pub(crate) struct Feed<V> {
     items: HashMap<Key, (V, u32)>,
+    /// Objects listed but not parsed, with the epoch that last listed them: neither present
+    /// nor gone (an incident of theirs stays open).
+    unreadable: HashMap<Key, (UnreadableObject, u32)>,
     /// Bumped by each relist; an item not seen in the current relist is swept at its end.
     epoch: u32,
     /// Whether a complete list has been stored at least once.
@@ -50,6 +53,7 @@ impl<V> Default for Feed<V> {
     fn default() -> Self {
         Feed {
             items: HashMap::new(),
+            unreadable: HashMap::new(),
             epoch: 0,
             synced: false,
             health: FeedHealth::Starting,
@@ -68,6 +72,7 @@ impl<V: Clone> Feed<V> {
     where
         V: PartialEq,
     {
+        self.unreadable.remove(&key);
         let epoch = self.epoch;
         match self.items.get_mut(&key) {
             Some((old, seen)) => {
@@ -89,7 +94,21 @@ impl<V: Clone> Feed<V> {
     /// An object was deleted (or became something fluxbrain does not keep); whether it was
     /// there.
     pub fn remove(&mut self, key: &Key) -> bool {
-        self.items.remove(key).is_some()
+        let unreadable = self.unreadable.remove(key).is_some();
+        self.items.remove(key).is_some() || unreadable
+    }
+
+    /// An object was listed, added or modified but could not be parsed: its old facts go, and
+    /// it is kept as unreadable (not gone); whether that changed anything.
+    pub fn mark_unreadable(&mut self, key: Key, object: UnreadableObject) -> bool {
+        let removed = self.items.remove(&key).is_some();
+        let old = self.unreadable.insert(key, (object.clone(), self.epoch));
+        removed || old.is_none_or(|(old, _)| old != object)
+    }
+
+    /// The objects listed but not parsed.
+    pub fn unreadable(&self) -> impl Iterator<Item = &UnreadableObject> {
+        self.unreadable.values().map(|(u, _)| u)
     }
 
     /// The relist is complete: sweeps what it did not list. Whether that changed anything
@@ -97,9 +116,12 @@ impl<V: Clone> Feed<V> {
     /// news.
     pub fn finish_relist(&mut self) -> bool {
         let epoch = self.epoch;
-        let before = self.items.len();
+        let before = self.items.len() + self.unreadable.len();
         self.items.retain(|_, (_, seen)| *seen == epoch);
-        let news = self.items.len() != before || !self.synced || self.health != FeedHealth::Ok;
+        self.unreadable.retain(|_, (_, seen)| *seen == epoch);
+        let news = self.items.len() + self.unreadable.len() != before
+            || !self.synced
+            || self.health != FeedHealth::Ok;
         self.synced = true;
         self.health = FeedHealth::Ok;
         news
@@ -139,6 +161,7 @@ impl ClusterStore {
     pub fn observation(&self, cluster: &str) -> (ClusterObservation, Vec<PodFacts>) {
         let mut snapshot = Snapshot::new(cluster);
         let mut unobserved = Vec::new();
+        let mut unreadable = Vec::new();
         // Events only ever serve as evidence (and timestamps) of failing objects: copying the
         // others into every observation would only cost time.
         let mut failing = HashSet::new();
@@ -151,6 +174,7 @@ impl ClusterStore {
                     }
                     snapshot.objects.push(Arc::clone(object));
                 }
+                unreadable.extend(feed.unreadable().cloned());
             } else {
                 unobserved.push(kind.clone());
             }
@@ -168,6 +192,7 @@ impl ClusterStore {
             ClusterObservation {
                 snapshot,
                 unobserved,
+                unreadable,
             },
             pods,
         )
@@ -217,5 +242,35 @@ mod tests {
         feed.finish_relist();
         let values: Vec<_> = feed.values().copied().collect();
         assert_eq!(values, [2]);
+    }
+
+    #[test]
+    fn an_unreadable_object_is_neither_kept_nor_gone() {
+        let broken = |error: &str| UnreadableObject {
+            key: fluxbrain_core::ObjectRef::new(Kind::HelmRelease, "ns", "a"),
+            error: error.to_owned(),
+        };
+        let unreadable = |feed: &Feed<u32>| feed.unreadable().cloned().collect::<Vec<_>>();
+        let mut feed: Feed<u32> = Feed::default();
+        feed.upsert(key("a"), 1);
+        assert!(feed.mark_unreadable(key("a"), broken("x")));
+        assert_eq!((feed.len(), unreadable(&feed)), (0, vec![broken("x")]));
+        assert!(!feed.mark_unreadable(key("a"), broken("x")), "no news");
+        assert!(feed.mark_unreadable(key("a"), broken("y")));
+        // A relist that lists it again, still broken, keeps it; one that does not sweeps it.
+        feed.begin_relist();
+        feed.mark_unreadable(key("a"), broken("y"));
+        feed.finish_relist();
+        assert_eq!(unreadable(&feed), vec![broken("y")]);
+        feed.begin_relist();
+        assert!(feed.finish_relist(), "swept: news");
+        assert!(unreadable(&feed).is_empty());
+        // Readable again, or deleted: no longer unreadable.
+        feed.mark_unreadable(key("a"), broken("x"));
+        assert!(feed.upsert(key("a"), 2));
+        assert!(unreadable(&feed).is_empty());
+        feed.mark_unreadable(key("a"), broken("x"));
+        assert!(feed.remove(&key("a")));
+        assert!(unreadable(&feed).is_empty());
     }
 }

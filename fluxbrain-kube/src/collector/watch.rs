@@ -17,7 +17,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 
 use super::cluster::Cluster;
-use super::error::{ApiFailure, ErrorClass, error_chain};
+use super::error::ApiFailure;
 use super::facts::{Fact, from_dynamic, is_flux_event, name_of, read};
 use super::metrics::Counters;
 use super::source::Source;
@@ -55,6 +55,10 @@ impl Changes {
         }
     }
 }
+
+/// How long past the longest retry delay a failing watch must stay without a new failure to
+/// count as up again.
+const QUIET_AFTER_RETRY: Duration = Duration::from_secs(5);
 
 /// What a watcher needs besides its source.
 #[derive(Debug, Clone)]
@@ -117,15 +121,41 @@ pub(crate) async fn run(
         let mut stream = std::pin::pin!(stream);
         let resync = tokio::time::sleep(settings.resync);
         let mut resync = std::pin::pin!(resync);
+        let mut resynced = false;
+        // Armed by a failure: a watch that starts again yields nothing until something changes,
+        // so no new failure for longer than the longest retry delay means it is up again.
+        let mut quiet: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         loop {
             let item = tokio::select! {
-                () = &mut resync => break,
+                () = &mut resync => {
+                    resynced = true;
+                    break;
+                }
+                () = async {
+                    match quiet.as_mut() {
+                        Some(sleep) => sleep.await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    quiet = None;
+                    let recovered = {
+                        let mut store = lock(&store);
+                        let health = health_of(&mut store, &source);
+                        let was = std::mem::replace(health, FeedHealth::Ok);
+                        was != FeedHealth::Ok
+                    };
+                    if recovered {
+                        counters.succeeded(&cluster.name, source.kind());
+                        changes.bump();
+                    }
+                    continue;
+                }
                 item = stream.next() => item,
             };
             let Some(item) = item else { break };
             match item {
                 Ok(event) => {
-                    let changed = apply(
+                    let (changed, recovered) = apply(
                         &mut lock(&store),
                         &source,
                         event,
@@ -133,34 +163,37 @@ pub(crate) async fn run(
                         &cluster.name,
                         &counters,
                     );
+                    if recovered {
+                        counters.succeeded(&cluster.name, source.kind());
+                    }
                     if changed {
                         changes.bump();
                     }
                 }
                 Err(err) => {
-                    let class = ErrorClass::of_watch(&err);
-                    counters.api_error(class);
+                    quiet = Some(Box::pin(tokio::time::sleep(
+                        settings.retry.cap + QUIET_AFTER_RETRY,
+                    )));
+                    let failure = ApiFailure::of_watch(format!("watch {}", source.what()), &err);
+                    counters.failed(&cluster.name, source.kind(), &failure);
                     counters.watch_restart();
-                    let failure = ApiFailure {
-                        what: format!("watch {}", source.what()),
-                        class,
-                        detail: error_chain(&err),
-                    };
-                    let newly = {
-                        let mut store = lock(&store);
-                        let health = health_of(&mut store, &source);
-                        let newly = !matches!(health, FeedHealth::Failing(f) if f.class == class);
-                        *health = FeedHealth::Failing(failure.clone());
-                        newly
-                    };
+                    let mut store = lock(&store);
+                    let health = health_of(&mut store, &source);
+                    let newly =
+                        !matches!(health, FeedHealth::Failing(f) if f.class == failure.class);
+                    *health = FeedHealth::Failing(failure);
+                    drop(store);
                     if newly {
-                        super::once::warn_unread(&cluster.name, &failure);
                         changes.bump();
                     }
                 }
             }
         }
-        counters.watch_restart();
+        if resynced {
+            counters.watch_resync();
+        } else {
+            counters.watch_restart();
+        }
     }
 }
 
@@ -178,7 +211,8 @@ fn health_of<'s>(store: &'s mut ClusterStore, source: &Source) -> &'s mut FeedHe
     }
 }
 
-/// Applies one watcher event; whether the stored facts changed.
+/// Applies one watcher event: whether the stored facts changed, and whether the feed was
+/// failing until now.
 fn apply(
     store: &mut ClusterStore,
     source: &Source,
@@ -186,7 +220,7 @@ fn apply(
     resource: &kube::api::ApiResource,
     cluster: &str,
     counters: &Counters,
-) -> bool {
+) -> (bool, bool) {
     macro_rules! feed {
         ($f:ident => $body:expr) => {
             match source {
@@ -212,11 +246,12 @@ fn apply(
     match event {
         Event::Init => {
             feed!(f => f.begin_relist());
-            false
+            (false, false)
         }
         Event::InitDone => {
             counters.relist();
-            feed!(f => f.finish_relist())
+            let recovered = feed!(f => healthy(&mut f.health));
+            (feed!(f => f.finish_relist()) || recovered, recovered)
         }
         Event::InitApply(object) | Event::Apply(object) => {
             let value = from_dynamic(object, resource);
@@ -245,9 +280,10 @@ fn apply(
                     _ => false,
                 },
                 Some(Fact::Pod(p)) => store.pods.upsert(key, p),
+                Some(Fact::Unreadable(u)) => feed!(f => f.mark_unreadable(key, u)),
                 None => feed!(f => f.remove(&key)),
             };
-            changed || recovered
+            (changed || recovered, recovered)
         }
         Event::Delete(object) => {
             let meta = &object.metadata;
@@ -255,7 +291,7 @@ fn apply(
                 meta.namespace.as_deref().unwrap_or_default(),
                 meta.name.as_deref().unwrap_or_default(),
             );
-            feed!(f => f.remove(&key))
+            (feed!(f => f.remove(&key)), false)
         }
     }
 }

@@ -215,8 +215,25 @@ fn once_exit(report: Result<runtime::OnceReport, runtime::OnceError>) -> ExitCod
         }
         Err(e) => {
             eprintln!("fluxbrain run: {}", crate::error::chain(&e));
+            if let runtime::OnceError::Load(e) = &e {
+                say_what_starting_over_loses(e);
+            }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// After an error about state that cannot be read (whose message says what is wrong, where
+/// it is kept and how to start over), says what starting over costs.
+fn say_what_starting_over_loses(e: &fluxbrain_core::StoreError) {
+    use fluxbrain_core::StoreError as E;
+    if matches!(e, E::Corrupt { .. } | E::Newer { .. }) {
+        eprintln!(
+            "fluxbrain run: starting over with empty state loses what that state holds: the open incidents (objects still failing are \
+             announced again as newly failing, and the recovery of one that no longer fails is \
+             never announced), the notifications not delivered yet and the incident history. \
+             Silences and acknowledgements live in the control document and are kept."
+        );
     }
 }
 
@@ -300,6 +317,7 @@ async fn continuous(
     Ok(match stopped {
         Stopped::EngineFailed(e) => {
             eprintln!("fluxbrain run: the state cannot be loaded: {e}");
+            say_what_starting_over_loses(&e);
             ExitCode::FAILURE
         }
         _ => ExitCode::SUCCESS,

@@ -318,3 +318,36 @@ async fn without_collect_logs_no_log_is_read() {
     assert!(seen.snapshot.logs.is_empty());
     assert!(!sim.requests().iter().any(|r| r.contains("/log")));
 }
+
+#[tokio::test]
+async fn an_object_that_cannot_be_parsed_is_reported_by_name_not_as_gone() {
+    let mut state = State::new();
+    // A Ready condition without its status: the Kustomization cannot be read.
+    let broken = TWO_KINDS.replace(
+        "{type: Ready, status: \"True\", reason: ReconciliationSucceeded,",
+        "{type: Ready, reason: ReconciliationSucceeded,",
+    );
+    state.load_str(&broken, "broken.yaml").unwrap();
+    let (_sim, server) = serve(state, sim_config()).await;
+    let collector = KubeCollector::new(config(vec![cluster("small", &server)])).unwrap();
+    let seen = collect_one(&collector).await;
+    let names: Vec<&str> = seen
+        .snapshot
+        .objects
+        .iter()
+        .map(|o| o.key.name.as_str())
+        .collect();
+    assert_eq!(names, ["repo"]);
+    assert_eq!(seen.unreadable.len(), 1, "{:?}", seen.unreadable);
+    let unreadable = &seen.unreadable[0];
+    assert_eq!(
+        unreadable.key,
+        fluxbrain_core::ObjectRef::new(Kind::Kustomization, "flux-system", "apps")
+    );
+    assert!(
+        unreadable.error.contains("status.conditions[0]"),
+        "{}",
+        unreadable.error
+    );
+    assert_eq!(collector.metrics().objects_skipped, 1);
+}

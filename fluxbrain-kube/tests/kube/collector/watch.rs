@@ -344,3 +344,48 @@ async fn watching_with_logs(
     synced(&collector).await;
     (sim, server, collector)
 }
+
+#[tokio::test]
+async fn an_object_that_becomes_unparseable_is_reported_by_name_until_it_is_readable() {
+    let (sim, server) = serve_basic().await;
+    let collector = KubeCollector::new(config(vec![cluster("basic", &server)])).unwrap();
+    collector.start();
+    synced(&collector).await;
+    failing(&sim, "shop-apps", "BuildFailed", "2026-04-21T09:31:00Z");
+    let mut broken = sim
+        .object(
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            "shop",
+            "shop-apps",
+        )
+        .unwrap();
+    broken["status"]["conditions"] = json!([{"type": "Ready", "reason": "BuildFailed"}]);
+    sim.apply(broken).unwrap();
+    let listed = |seen: &fluxbrain_core::ClusterObservation| {
+        seen.snapshot
+            .objects
+            .iter()
+            .any(|o| o.key.name == "shop-apps")
+    };
+    until(&collector, "shop-apps reported unreadable", || async {
+        collector.collect().await.remove(0).is_ok_and(|seen| {
+            !listed(&seen)
+                && seen
+                    .unreadable
+                    .iter()
+                    .any(|u| u.key.name == "shop-apps" && u.key.kind == Kind::Kustomization)
+        })
+    })
+    .await;
+    // Readable again: an object like any other.
+    failing(&sim, "shop-apps", "BuildFailed", "2026-04-21T09:35:00Z");
+    until(&collector, "shop-apps readable again", || async {
+        collector
+            .collect()
+            .await
+            .remove(0)
+            .is_ok_and(|seen| listed(&seen) && seen.unreadable.is_empty())
+    })
+    .await;
+}
