@@ -209,8 +209,9 @@ pub trait Notifier: Send + Sync + fmt::Debug {
         thread: Option<&Receipt>,
     ) -> Result<Receipt, DeliveryError>;
 
-    /// Folds some of the firings of one cycle into one message each, when the notifier does
-    /// that (Slack's summary of more than 10 firings for one cluster).
+    /// Folds some of the firings and updates of one cycle into one message each, when the
+    /// notifier does that (Slack's summary of more than 10 firings, or updates, for one
+    /// cluster).
     ///
     /// Returns one entry per note, in order: `Some(result)` for a note sent in a folded
     /// message, `None` for a note the engine must deliver on its own. `None` as a whole (the

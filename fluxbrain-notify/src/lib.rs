@@ -33,6 +33,9 @@ pub mod env;
 pub mod error;
 pub mod errorbrain;
 mod facts;
+// The fuzz targets' way in to the answer parsers; hidden, not a stable API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod github;
 pub mod http;
 pub mod limit;

@@ -163,20 +163,26 @@ fn fastrand_like(started: Instant) -> f64 {
 
 fn main() -> ExitCode {
     let mut incidents = 300usize;
+    let mut only: Option<String> = None;
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.as_slice() {
-        [] => {}
-        [flag, n] if flag == "--incidents" => match n.parse() {
-            Ok(n) if n > 1 => incidents = n,
-            _ => {
-                eprintln!("--incidents: {n:?} is not a number above 1");
-                return ExitCode::from(2);
-            }
-        },
-        _ => {
-            eprintln!("usage: delivery [--incidents N]");
-            return ExitCode::from(2);
+    let mut rest = args.as_slice();
+    while let [flag, value, tail @ ..] = rest {
+        match flag.as_str() {
+            "--incidents" => match value.parse() {
+                Ok(n) if n > 1 => incidents = n,
+                _ => {
+                    eprintln!("--incidents: {value:?} is not a number above 1");
+                    return ExitCode::from(2);
+                }
+            },
+            "--scenario" => only = Some(value.clone()),
+            _ => break,
         }
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        eprintln!("usage: delivery [--incidents N] [--scenario latency|hang|half-429]");
+        return ExitCode::from(2);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -186,13 +192,28 @@ fn main() -> ExitCode {
     println!("{incidents} incidents, receiver latency 200 ms");
     println!("| scenario | in flight | drain | p50 | p99 | p99 of the others | requests |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    for (name, concurrency, behaviour) in [
-        ("200 ms each", 1, Behaviour::Latency),
-        ("200 ms each", 4, Behaviour::Latency),
-        ("one hangs 30 s", 1, Behaviour::OneHangs),
-        ("one hangs 30 s", 4, Behaviour::OneHangs),
-        ("half 429, Retry-After 1", 4, Behaviour::HalfThrottled),
-    ] {
+    let scenarios = [
+        ("latency", "200 ms each", 1, Behaviour::Latency),
+        ("latency", "200 ms each", 4, Behaviour::Latency),
+        ("hang", "one hangs 30 s", 1, Behaviour::OneHangs),
+        ("hang", "one hangs 30 s", 4, Behaviour::OneHangs),
+        (
+            "half-429",
+            "half 429, Retry-After 1",
+            4,
+            Behaviour::HalfThrottled,
+        ),
+    ];
+    if let Some(only) = &only
+        && !scenarios.iter().any(|(id, ..)| id == only)
+    {
+        eprintln!("--scenario: {only:?} is not latency, hang or half-429");
+        return ExitCode::from(2);
+    }
+    for (_, name, concurrency, behaviour) in scenarios
+        .into_iter()
+        .filter(|(id, ..)| only.as_deref().is_none_or(|o| o == *id))
+    {
         let m = runtime.block_on(scenario(incidents, concurrency, behaviour));
         println!(
             "| {name} | {concurrency} | {:.1} s | {:.1} s | {:.1} s | {:.1} s | {} |",

@@ -507,7 +507,12 @@ impl Engine {
         let mut report = DeliverReport::default();
         let firings: Vec<Notification> = work
             .iter()
-            .filter(|(note, _)| note.kind == NotificationKind::Firing)
+            .filter(|(note, _)| {
+                matches!(
+                    note.kind,
+                    NotificationKind::Firing | NotificationKind::Updated
+                )
+            })
             .map(|(note, _)| note.clone())
             .collect();
         let mut one_by_one = work;

@@ -20,7 +20,7 @@ pub use wire::AnalyzeRequest;
 
 use crate::env::{DEFAULT_TIMEOUT, Env};
 use crate::error::{Error, sanitize_code};
-use crate::http::{Http, bearer};
+use crate::http::{Answer, Http, bearer};
 use crate::secret::{Secret, SecretUrl};
 
 const NAME: &str = "errorbrain";
@@ -185,8 +185,13 @@ impl ErrorbrainAnalyzer {
                 headers,
                 Some(self.body(event)),
             )
-            .await?
-            .success_or(NAME, fastapi_detail)?;
+            .await?;
+        self.analysis(answer)
+    }
+
+    /// Reads errorbrain's answer: a verdict, an explanation, or the error saying why neither.
+    pub(crate) fn analysis(&self, answer: Answer) -> Result<Analysis, Error> {
+        let answer = answer.success_or(NAME, fastapi_detail)?;
         let value: serde_json::Value = answer.json(NAME, "the analysis")?;
         if self.is_verdict(&value) {
             return Ok(Analysis::Verdict { verdict: value });
@@ -197,7 +202,7 @@ impl ErrorbrainAnalyzer {
             }),
             _ => Err(Error::Response {
                 notifier: NAME,
-                host,
+                host: answer.host,
                 reason: "neither a verdict (verdict.schema.json) nor an explanation".into(),
             }),
         }

@@ -29,7 +29,7 @@ use reqwest::{Method, Url};
 
 use crate::env::{DEFAULT_TIMEOUT, Env};
 use crate::error::{Error, sanitize_code};
-use crate::http::{Http, bearer};
+use crate::http::{Answer, Http, bearer};
 use crate::secret::{Secret, SecretUrl};
 use wire::{CloseIssue, Issue, NewComment, NewIssue};
 
@@ -221,12 +221,7 @@ impl GithubNotifier {
             .append_pair("labels", label)
             .append_pair("per_page", "100");
         let answer = self.call(Method::GET, url, None).await?;
-        let issues: Vec<Issue> = answer.json(NAME, "the list of open issues")?;
-        Ok(issues
-            .iter()
-            .filter(|i| i.pull_request.is_none() && i.has_label(label))
-            .map(|i| i.number)
-            .min())
+        oldest_open(&answer, label)
     }
 
     async fn open(&self, note: &Notification, label: &str) -> Result<u64, Error> {
@@ -244,7 +239,7 @@ impl GithubNotifier {
         // The issue may exist although its reply is unreadable (no `number`, not JSON). The
         // error is retryable all the same: the next attempt lists the open issues with this
         // label first and takes the one this call opened, so it cannot open a second.
-        let created: Issue = answer.json(NAME, "the reply to opening an issue")?;
+        let created = created(&answer)?;
         tracing::info!(notifier = NAME, issue = created.number, notification = %note.id, "opened issue");
         Ok(created.number)
     }
@@ -293,12 +288,7 @@ impl GithubNotifier {
         Ok(url)
     }
 
-    async fn call(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<Vec<u8>>,
-    ) -> Result<crate::http::Answer, Error> {
+    async fn call(&self, method: Method, url: Url, body: Option<Vec<u8>>) -> Result<Answer, Error> {
         let host = self.config.api_url.host();
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -313,11 +303,28 @@ impl GithubNotifier {
         if body.is_some() {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
-        self.http
-            .send(method, &url, headers, body)
-            .await?
-            .success_or(NAME, github_message)
+        succeeded(self.http.send(method, &url, headers, body).await?)
     }
+}
+
+/// `Ok` for a 2xx answer; otherwise the classified error, with GitHub's message as its code.
+pub(crate) fn succeeded(answer: Answer) -> Result<Answer, Error> {
+    answer.success_or(NAME, github_message)
+}
+
+/// The oldest issue carrying `label` in a list of open issues (pull requests skipped).
+pub(crate) fn oldest_open(answer: &Answer, label: &str) -> Result<Option<u64>, Error> {
+    let issues: Vec<Issue> = answer.json(NAME, "the list of open issues")?;
+    Ok(issues
+        .iter()
+        .filter(|i| i.pull_request.is_none() && i.has_label(label))
+        .map(|i| i.number)
+        .min())
+}
+
+/// The issue an `issues` POST opened.
+pub(crate) fn created(answer: &Answer) -> Result<Issue, Error> {
+    answer.json(NAME, "the reply to opening an issue")
 }
 
 #[async_trait]

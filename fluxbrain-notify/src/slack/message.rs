@@ -126,16 +126,48 @@ pub(crate) fn incident(note: &Notification, style: Style) -> Message {
     }
 }
 
-/// One message for a burst of firings on `cluster` (sorted by object).
-pub(crate) fn summary(cluster: &str, notes: &[&Notification], threaded: bool) -> Message {
-    let mut facts: Vec<Facts> = notes.iter().map(|n| Facts::of(n)).collect();
-    facts.sort_by(|a, b| (&a.kind, &a.namespace, &a.name).cmp(&(&b.kind, &b.namespace, &b.name)));
+/// What a burst summary is about: the firings of one cycle, or its updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Burst {
+    /// New incidents.
+    Firings,
+    /// Open incidents whose affected objects changed.
+    Updates,
+}
+
+/// One message for a burst of firings or updates on `cluster` (sorted by object).
+pub(crate) fn summary(
+    cluster: &str,
+    burst: Burst,
+    notes: &[&Notification],
+    threaded: bool,
+) -> Message {
+    let mut facts: Vec<(Facts, Option<String>)> = notes
+        .iter()
+        .map(|n| (Facts::of(n), crate::facts::change_summary(n)))
+        .collect();
+    facts.sort_by(|(a, _), (b, _)| {
+        (&a.kind, &a.namespace, &a.name).cmp(&(&b.kind, &b.namespace, &b.name))
+    });
     let cluster = fluxbrain_core::text::export(cluster);
-    let title = format!(
-        ":red_circle: {} Flux objects started failing on {}",
-        facts.len(),
-        cluster
-    );
+    let (title, intro) = match burst {
+        Burst::Firings => (
+            format!(
+                ":red_circle: {} Flux objects started failing on {}",
+                facts.len(),
+                cluster
+            ),
+            "started failing",
+        ),
+        Burst::Updates => (
+            format!(
+                ":large_orange_circle: {} failing Flux objects on {} changed what fails with them",
+                facts.len(),
+                cluster
+            ),
+            "changed what fails with them",
+        ),
+    };
     let mut blocks = vec![
         Block::Header {
             text: Text::PlainText {
@@ -144,7 +176,7 @@ pub(crate) fn summary(cluster: &str, notes: &[&Notification], threaded: bool) ->
             },
         },
         section(&format!(
-            "{} objects started failing on cluster {} in one cycle; they are listed in this one message instead of one message each.",
+            "{} objects {intro} on cluster {} in one cycle; they are listed in this one message instead of one message each.",
             facts.len(),
             code(&cluster)
         )),
@@ -154,14 +186,18 @@ pub(crate) fn summary(cluster: &str, notes: &[&Notification], threaded: bool) ->
     let mut current = String::new();
     let mut listed = 0usize;
     let mut list_blocks = 0usize;
-    for f in &facts {
+    for (f, change) in &facts {
         let mut line = format!(
             "• {} — {}",
             code(&f.object()),
             code_opt(f.reason.as_deref())
         );
-        if !f.affected.is_empty() {
-            line.push_str(&format!(" (+{} downstream)", f.affected.len()));
+        match (burst, change) {
+            (Burst::Updates, Some(change)) => line.push_str(&format!(": {}", esc(change))),
+            _ if !f.affected.is_empty() => {
+                line.push_str(&format!(" (+{} downstream)", f.affected.len()));
+            }
+            _ => {}
         }
         line = fit(&line, limits::SECTION, |s| s.to_owned());
         if !current.is_empty() && utf16_len(&current) + 1 + utf16_len(&line) > limits::SECTION {
@@ -184,16 +220,20 @@ pub(crate) fn summary(cluster: &str, notes: &[&Notification], threaded: bool) ->
     if listed < facts.len() {
         blocks.push(section(&format!("…and {} more.", facts.len() - listed)));
     }
-    let follow = if threaded {
-        "reminders and resolutions follow in this thread"
-    } else {
-        "reminders and resolutions follow as separate messages"
+    let context = match (burst, threaded) {
+        (Burst::Firings, true) => {
+            "a burst of more than 10 firings becomes one message; reminders and resolutions follow in this thread"
+        }
+        (Burst::Firings, false) => {
+            "a burst of more than 10 firings becomes one message; reminders and resolutions follow as separate messages"
+        }
+        (Burst::Updates, _) => {
+            "a burst of more than 10 updates becomes one message; each incident's own messages go on as before"
+        }
     };
     blocks.push(Block::Context {
         elements: vec![Text::Mrkdwn {
-            text: format!(
-                "fluxbrain · a burst of more than 10 firings becomes one message; {follow}"
-            ),
+            text: format!("fluxbrain · {context}"),
         }],
     });
     Message {

@@ -9,7 +9,8 @@
 //! incoming webhook cannot thread: every notification is its own message.
 //!
 //! [`Notifier::deliver_batch`] folds more than [`SlackConfig::summary_threshold`] firings for
-//! one cluster into one summary message; their incidents share its thread.
+//! one cluster into one summary message (their incidents share its thread), and as many
+//! updates for one cluster into one message of their own.
 //!
 //! Failures: HTTP 429 and `{"ok": false, "error": "ratelimited"}` are retryable after
 //! `Retry-After`; `internal_error`, `fatal_error`, `service_unavailable`, `request_timeout` and
@@ -76,7 +77,8 @@ pub struct SlackConfig {
     pub target: SlackTarget,
     /// Per-attempt timeout.
     pub timeout: Duration,
-    /// A batch with more firings than this for one cluster becomes one summary message.
+    /// A batch with more firings (or more updates) than this for one cluster becomes one
+    /// summary message.
     pub summary_threshold: usize,
 }
 
@@ -315,19 +317,26 @@ impl SlackNotifier {
     async fn deliver_summary(
         &self,
         cluster: &str,
+        burst: message::Burst,
         notes: &[&Notification],
     ) -> Result<Receipt, Error> {
         match &self.config.target {
             SlackTarget::Webhook { .. } => {
-                self.webhook_post(&message::summary(cluster, notes, false))
+                self.webhook_post(&message::summary(cluster, burst, notes, false))
                     .await?;
                 Ok(Receipt::default())
             }
             SlackTarget::Bot { channel, .. } => {
                 let posted = self
-                    .post(channel, None, &message::summary(cluster, notes, true))
+                    .post(
+                        channel,
+                        None,
+                        &message::summary(cluster, burst, notes, true),
+                    )
                     .await?;
-                Ok(receipt(&posted, true))
+                // An updates summary is a message of its own: the incidents keep their threads
+                // (the engine keeps a firing's receipt only).
+                Ok(receipt(&posted, burst == message::Burst::Firings))
             }
         }
     }
@@ -352,8 +361,7 @@ impl SlackNotifier {
             .http
             .send(Method::POST, url.expose(), headers, Some(to_json(&body)))
             .await?;
-        answer.success_or(NAME, error_code)?;
-        Ok(())
+        webhook_answer(answer)
     }
 
     /// `chat.postMessage`; the posted message's place.
@@ -373,18 +381,7 @@ impl SlackNotifier {
         };
         self.per_channel.take(channel).await;
         let (answer, host) = self.call("chat.postMessage", to_json(&body)).await?;
-        match (answer.channel, answer.ts) {
-            (Some(channel), Some(ts)) if !channel.is_empty() && !ts.is_empty() => Ok(SlackThread {
-                channel,
-                ts,
-                summary: false,
-            }),
-            _ => Err(Error::Response {
-                notifier: NAME,
-                host,
-                reason: "chat.postMessage answered ok without channel and ts".into(),
-            }),
-        }
+        posted(answer, host)
     }
 
     /// `chat.update` of the message at `thread`.
@@ -425,33 +422,60 @@ impl SlackNotifier {
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
         headers.insert(AUTHORIZATION, bearer(NAME, &host, token)?);
-        let answer: Answer = self
+        let answer = self
             .http
             .send(Method::POST, &url, headers, Some(body))
-            .await?
-            .success_or(NAME, error_code)?;
-        let parsed: ApiAnswer = answer.json(NAME, &format!("the answer to {operation}"))?;
-        if parsed.ok {
-            return Ok((parsed, host));
-        }
-        let code = sanitize_code(parsed.error.as_deref().unwrap_or(""));
-        let retry = if code == "ratelimited" || code == "rate_limited" {
-            Retry::Throttled(
-                retry_after(&answer.headers, Timestamp::now()).unwrap_or(Duration::from_secs(1)),
-            )
-        } else if RETRYABLE_CODES.contains(&code.as_str()) {
-            Retry::After(retry_after(&answer.headers, Timestamp::now()))
-        } else {
-            Retry::Never
-        };
-        Err(Error::Api {
+            .await?;
+        Ok((api_answer(answer, operation)?, host))
+    }
+}
+
+/// Reads the Web API's answer to `operation`: HTTP errors, then `ok: false`, classified.
+pub(crate) fn api_answer(answer: Answer, operation: &'static str) -> Result<ApiAnswer, Error> {
+    let answer = answer.success_or(NAME, error_code)?;
+    let parsed: ApiAnswer = answer.json(NAME, &format!("the answer to {operation}"))?;
+    if parsed.ok {
+        return Ok(parsed);
+    }
+    let code = sanitize_code(parsed.error.as_deref().unwrap_or(""));
+    let retry = if code == "ratelimited" || code == "rate_limited" {
+        Retry::Throttled(
+            retry_after(&answer.headers, Timestamp::now()).unwrap_or(Duration::from_secs(1)),
+        )
+    } else if RETRYABLE_CODES.contains(&code.as_str()) {
+        Retry::After(retry_after(&answer.headers, Timestamp::now()))
+    } else {
+        Retry::Never
+    };
+    Err(Error::Api {
+        notifier: NAME,
+        host: answer.host,
+        operation,
+        code,
+        retry,
+    })
+}
+
+/// The place of the message `chat.postMessage` posted, from its `ok` answer.
+pub(crate) fn posted(answer: ApiAnswer, host: String) -> Result<SlackThread, Error> {
+    match (answer.channel, answer.ts) {
+        (Some(channel), Some(ts)) if !channel.is_empty() && !ts.is_empty() => Ok(SlackThread {
+            channel,
+            ts,
+            summary: false,
+        }),
+        _ => Err(Error::Response {
             notifier: NAME,
             host,
-            operation,
-            code,
-            retry,
-        })
+            reason: "chat.postMessage answered ok without channel and ts".into(),
+        }),
     }
+}
+
+/// Reads an incoming webhook's answer: any 2xx is delivered.
+pub(crate) fn webhook_answer(answer: Answer) -> Result<(), Error> {
+    answer.success_or(NAME, error_code)?;
+    Ok(())
 }
 
 #[async_trait]
@@ -476,23 +500,35 @@ impl Notifier for SlackNotifier {
         &self,
         notes: &[Notification],
     ) -> Option<Vec<Option<Result<Receipt, DeliveryError>>>> {
-        let mut firings: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        let mut bursts: BTreeMap<(&str, bool), Vec<usize>> = BTreeMap::new();
         for (i, note) in notes.iter().enumerate() {
-            if note.kind == NotificationKind::Firing {
-                firings.entry(note.cluster()).or_default().push(i);
+            match note.kind {
+                NotificationKind::Firing => bursts.entry((note.cluster(), true)),
+                NotificationKind::Updated => bursts.entry((note.cluster(), false)),
+                _ => continue,
             }
+            .or_default()
+            .push(i);
         }
-        firings.retain(|_, indices| indices.len() > self.config.summary_threshold);
-        if firings.is_empty() {
+        bursts.retain(|_, indices| indices.len() > self.config.summary_threshold);
+        if bursts.is_empty() {
             return None;
         }
         let mut results: Vec<Option<Result<Receipt, DeliveryError>>> = vec![None; notes.len()];
-        for (cluster, indices) in firings {
+        for ((cluster, firings), indices) in bursts {
             let burst: Vec<&Notification> = indices.iter().filter_map(|&i| notes.get(i)).collect();
-            let outcome = self.deliver_summary(cluster, &burst).await.map_err(|e| {
-                tracing::warn!(notifier = NAME, %cluster, error = %e, "summary delivery failed");
-                DeliveryError::from(e)
-            });
+            let kind = if firings {
+                message::Burst::Firings
+            } else {
+                message::Burst::Updates
+            };
+            let outcome = self
+                .deliver_summary(cluster, kind, &burst)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(notifier = NAME, %cluster, error = %e, "summary delivery failed");
+                    DeliveryError::from(e)
+                });
             for i in indices {
                 if let Some(slot) = results.get_mut(i) {
                     *slot = Some(outcome.clone());

@@ -468,6 +468,56 @@ async fn more_than_ten_firings_on_one_cluster_become_one_summary() {
 }
 
 #[tokio::test]
+async fn more_than_ten_updates_on_one_cluster_become_one_message_and_keep_their_threads() {
+    let server = MockServer::start().await;
+    mount_api(
+        &server,
+        "chat.postMessage",
+        ok("C0FLUX", "1714000000.000950"),
+    )
+    .await;
+    let updates: Vec<Notification> = burst("prod", 12)
+        .into_iter()
+        .map(|firing| {
+            let mut update = note_for(firing.event, NotificationKind::Updated, 1);
+            update.change = Some(fluxbrain_core::AffectedChange {
+                joined: vec!["Kustomization/shop/late".to_owned()],
+                left: Vec::new(),
+            });
+            update
+        })
+        .collect();
+    let mut notes = burst("prod", 3);
+    notes.extend(updates);
+    let results = bot(&server).deliver_batch(&notes).await.unwrap();
+    // Three firings are not a burst: left to the engine.
+    assert!(results[..3].iter().all(Option::is_none));
+    for r in &results[3..] {
+        // A message of its own, not a thread: the updates' incidents keep their threads.
+        assert_eq!(
+            r.as_ref().unwrap().as_ref().unwrap().reference.as_deref(),
+            Some("C0FLUX:1714000000.000950")
+        );
+    }
+    let all = server.received_requests().await.unwrap();
+    assert_eq!(all.len(), 1, "one message for the 12 updates");
+    let summary = json(&all[0]);
+    assert!(summary.get("thread_ts").is_none_or(Value::is_null));
+    assert!(
+        summary["text"].as_str().unwrap().starts_with(
+            ":large_orange_circle: 12 failing Flux objects on prod changed what fails with them"
+        ),
+        "{summary}"
+    );
+    let text = texts(&summary).join("\n");
+    for i in 0..12 {
+        assert!(text.contains(&format!("/app-{i:02}`")), "{text}");
+    }
+    assert!(text.contains("1 object started failing with it"), "{text}");
+    assert!(text.contains("more than 10 updates"), "{text}");
+}
+
+#[tokio::test]
 async fn ten_firings_are_left_to_the_engine() {
     let server = MockServer::start().await;
     mount_api(&server, "chat.postMessage", ok("C0FLUX", "1")).await;
