@@ -57,13 +57,32 @@ pub fn load(paths: &[PathBuf], cluster: &str) -> Loaded {
             read_file(&file, &mut loaded);
         }
     }
+    finish(&mut loaded);
+    loaded
+}
+
+/// Reads `bytes` as [`load`] reads the file at `path` (its extension picks YAML, JSON or a
+/// log), without touching the file system. For the fuzz targets in `fuzz/`; not a stable API.
+#[doc(hidden)]
+pub fn load_bytes(path: &Path, bytes: &[u8], cluster: &str) -> Loaded {
+    let mut loaded = Loaded {
+        snapshot: Snapshot::new(cluster),
+        problems: Vec::new(),
+        origins: Vec::new(),
+    };
+    read_bytes(path, bytes, &mut loaded);
+    finish(&mut loaded);
+    loaded
+}
+
+/// What [`load`] does once every file is read.
+fn finish(loaded: &mut Loaded) {
     // The same input read twice (a folder and a file in it, or a copy of a file) must not
     // count its events or log lines twice. (Objects read twice are already one: the index
     // keeps the newest copy.)
     keep_first(&mut loaded.snapshot.events);
     keep_first(&mut loaded.snapshot.logs);
-    report_conflicts(&mut loaded);
-    loaded
+    report_conflicts(loaded);
 }
 
 /// Copies of one object that disagree with nothing to say which is newer: each pair is a
@@ -172,10 +191,14 @@ fn read_file(path: &Path, loaded: &mut Loaded) {
         Ok(bytes) => bytes,
         Err(e) => return loaded.problem(path, None, format!("cannot read: {e}")),
     };
+    read_bytes(path, &bytes, loaded);
+}
+
+fn read_bytes(path: &Path, bytes: &[u8], loaded: &mut Loaded) {
     match kind_of(path).unwrap_or(FileKind::Yaml) {
-        FileKind::Log => read_log(path, &bytes, loaded),
-        FileKind::Json => read_json(path, &bytes, loaded),
-        FileKind::Yaml => match std::str::from_utf8(&bytes) {
+        FileKind::Log => read_log(path, bytes, loaded),
+        FileKind::Json => read_json(path, bytes, loaded),
+        FileKind::Yaml => match std::str::from_utf8(bytes) {
             Ok(text) => read_yaml(path, text, loaded),
             Err(e) => loaded.problem(path, None, format!("not UTF-8 text: {e} (skipped)")),
         },

@@ -60,6 +60,14 @@ enum Command {
 
 /// Parses the command line and runs the command; returns the process exit code.
 pub fn run() -> ExitCode {
+    match fluxbrain_core::crash::arm_from_env() {
+        Ok(Some((point, hit))) => eprintln!("fluxbrain: crash point {point} armed (hit {hit})"),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("fluxbrain: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let command = Cli::command();
     let matches = command.clone().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {

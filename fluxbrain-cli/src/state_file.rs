@@ -168,6 +168,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
+        fluxbrain_core::crash::point(fluxbrain_core::crash::STATE_FILE_MID_SAVE);
         std::fs::rename(&tmp, path)?;
         // The rename is durable once the folder is.
         std::fs::File::open(&dir)?.sync_all()

@@ -124,6 +124,7 @@
 pub mod canonical;
 pub mod collect;
 pub mod control;
+pub mod crash;
 pub mod duration;
 pub mod engine;
 pub mod error;

@@ -1,6 +1,7 @@
 //! The ConfigMap state store: fluxbrain's state in the cluster it watches, compressed, split
 //! across ConfigMaps past 1 MiB, written with optimistic concurrency.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::time::Duration;
 
@@ -26,6 +27,9 @@ const PARTS: &str = "fluxbrain.io/parts";
 const GENERATION: &str = "fluxbrain.io/generation";
 const DIGEST: &str = "fluxbrain.io/sha256";
 const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "fluxbrain");
+/// The most parts a head may name: far past any state fluxbrain writes (900 MiB compressed). A
+/// larger count is a garbled annotation, refused before a name is made for each part.
+const MAX_PARTS: usize = 1000;
 /// The key of the control document (plain JSON: people read it) in `data`.
 const CONTROL_KEY: &str = "control.json";
 
@@ -124,7 +128,7 @@ impl ConfigMapStore {
     }
 
     fn part_name(&self, generation: &str, i: usize) -> String {
-        format!("{}-{generation}-{i}", self.name)
+        part_name(&self.name, generation, i)
     }
 
     fn object(&self, name: String, data: Vec<u8>) -> ConfigMap {
@@ -169,36 +173,15 @@ impl StateStore for ConfigMapStore {
             return Ok(None);
         };
         let annotations = head.metadata.annotations.clone().unwrap_or_default();
-        let parts: usize = annotations
-            .get(PARTS)
-            .map(|p| {
-                p.parse().map_err(|_| {
-                    self.corrupt(format!("annotation {PARTS}={p:?} is not a number"), &[])
-                })
-            })
-            .transpose()?
-            .unwrap_or(0);
-        let generation = annotations.get(GENERATION).cloned();
+        let layout = layout(&annotations).map_err(|problem| self.corrupt(problem, &[]))?;
+        let part_names = layout.part_names(&self.name);
+        let Layout { parts, generation } = layout;
+        let subject = subject(&part_names);
         let mut compressed = Vec::new();
-        let part_names: Vec<String> = match &generation {
-            Some(g) => (0..parts).map(|i| self.part_name(g, i)).collect(),
-            None => Vec::new(),
-        };
-        let subject = if parts == 0 {
-            format!("binaryData.{DATA_KEY}")
-        } else {
-            format!("binaryData.{DATA_KEY} of parts {}", part_names.join(", "))
-        };
         if parts == 0 {
             compressed = data_of(&head)
                 .ok_or_else(|| self.corrupt(format!("binaryData.{DATA_KEY} is missing"), &[]))?;
         } else {
-            if generation.is_none() {
-                return Err(self.corrupt(
-                    format!("annotation {PARTS} says {parts} parts but {GENERATION} is missing"),
-                    &[],
-                ));
-            }
             for name in &part_names {
                 let part = self
                     .call("get part", self.api.get_opt(name))
@@ -214,30 +197,9 @@ impl StateStore for ConfigMapStore {
                 })?);
             }
         }
-        if let Some(expected) = annotations.get(DIGEST)
-            && &hex(&Sha256::digest(&compressed)) != expected
-        {
-            return Err(self.corrupt(
-                format!(
-                    "{subject} does not match its annotation {DIGEST} (cut short or changed by hand?)"
-                ),
-                &part_names,
-            ));
-        }
-        let mut json = Vec::new();
-        GzDecoder::new(compressed.as_slice())
-            .read_to_end(&mut json)
-            .map_err(|e| {
-                let problem = match e.kind() {
-                    std::io::ErrorKind::UnexpectedEof => {
-                        format!("{subject} ends early ({e}): truncated?")
-                    }
-                    _ => format!("{subject} is not gzip data ({e})"),
-                };
-                self.corrupt(problem, &part_names)
-            })?;
-        let state = decode(&json).map_err(|e| match e {
-            DecodeError::Newer { found } => StoreError::Newer {
+        let digest = annotations.get(DIGEST).map(String::as_str);
+        let state = unpack(&compressed, digest, &subject).map_err(|e| match e {
+            Unreadable::Newer(found) => StoreError::Newer {
                 store: self.name(),
                 found,
                 reads: STATE_VERSION,
@@ -246,10 +208,7 @@ impl StateStore for ConfigMapStore {
                     self.start_over(&part_names)
                 ),
             },
-            problem => self.corrupt(
-                format!("the state in {subject} (after gunzip) {problem}"),
-                &part_names,
-            ),
+            Unreadable::Damaged(problem) => self.corrupt(problem, &part_names),
         })?;
         *self.seen.lock().await = Some(Seen {
             resource_version: head.metadata.resource_version.clone().unwrap_or_default(),
@@ -298,13 +257,14 @@ impl StateStore for ConfigMapStore {
         if parts > 0 {
             head.binary_data = None;
         }
-        let mut annotations = std::collections::BTreeMap::new();
+        let mut annotations = BTreeMap::new();
         annotations.insert(PARTS.to_owned(), parts.to_string());
         annotations.insert(DIGEST.to_owned(), digest);
         if let Some(g) = &generation {
             annotations.insert(GENERATION.to_owned(), g.clone());
         }
         head.metadata.annotations = Some(annotations);
+        fluxbrain_core::crash::point(fluxbrain_core::crash::STATE_CONFIGMAP_MID_SAVE);
         let written = match seen.as_ref() {
             Some(s) => {
                 head.metadata.resource_version = Some(s.resource_version.clone());
@@ -356,12 +316,7 @@ impl StateStore for ConfigMapStore {
                 self.namespace
             ),
         };
-        let text = cm
-            .data
-            .as_ref()
-            .and_then(|d| d.get(CONTROL_KEY))
-            .ok_or_else(|| corrupt(format!("no data.{CONTROL_KEY}")))?;
-        let control = control::decode(text.as_bytes()).map_err(corrupt)?;
+        let control = control_of(cm.data.as_ref()).map_err(corrupt)?;
         let revision = Revision(cm.metadata.resource_version.unwrap_or_default());
         Ok(Some((control, revision)))
     }
@@ -407,10 +362,173 @@ impl StateStore for ConfigMapStore {
     }
 }
 
+/// Where a head ConfigMap's annotations say the state is: in the head (`parts` 0), or in
+/// `parts` part ConfigMaps of `generation`.
+struct Layout {
+    parts: usize,
+    generation: Option<String>,
+}
+
+impl Layout {
+    /// The names of the part ConfigMaps of head `name`, in order.
+    fn part_names(&self, name: &str) -> Vec<String> {
+        match &self.generation {
+            Some(g) => (0..self.parts).map(|i| part_name(name, g, i)).collect(),
+            None => Vec::new(),
+        }
+    }
+}
+
+fn part_name(name: &str, generation: &str, i: usize) -> String {
+    format!("{name}-{generation}-{i}")
+}
+
+/// Where the compressed state was read, for messages.
+fn subject(part_names: &[String]) -> String {
+    if part_names.is_empty() {
+        format!("binaryData.{DATA_KEY}")
+    } else {
+        format!("binaryData.{DATA_KEY} of parts {}", part_names.join(", "))
+    }
+}
+
+/// Reads the head's annotations; what is wrong with them otherwise.
+fn layout(annotations: &BTreeMap<String, String>) -> Result<Layout, String> {
+    let parts: usize = match annotations.get(PARTS) {
+        Some(p) => p
+            .parse()
+            .map_err(|_| format!("annotation {PARTS}={p:?} is not a number"))?,
+        None => 0,
+    };
+    if parts > MAX_PARTS {
+        return Err(format!(
+            "annotation {PARTS} says {parts} parts, more than the {MAX_PARTS} fluxbrain ever \
+             writes (garbled?)"
+        ));
+    }
+    let generation = annotations.get(GENERATION).cloned();
+    if parts > 0 && generation.is_none() {
+        return Err(format!(
+            "annotation {PARTS} says {parts} parts but {GENERATION} is missing"
+        ));
+    }
+    Ok(Layout { parts, generation })
+}
+
+/// Why the stored state cannot be read.
+enum Unreadable {
+    /// What is wrong, naming `subject`.
+    Damaged(String),
+    /// The state version found, written by a newer fluxbrain.
+    Newer(u32),
+}
+
+/// Checks `compressed` (the head's data, or the parts' joined) against its `digest`
+/// annotation, then gunzips and decodes it; `subject` names where it was read.
+fn unpack(compressed: &[u8], digest: Option<&str>, subject: &str) -> Result<State, Unreadable> {
+    if let Some(expected) = digest
+        && hex(&Sha256::digest(compressed)) != expected
+    {
+        return Err(Unreadable::Damaged(format!(
+            "{subject} does not match its annotation {DIGEST} (cut short or changed by hand?)"
+        )));
+    }
+    let mut json = Vec::new();
+    GzDecoder::new(compressed)
+        .read_to_end(&mut json)
+        .map_err(|e| {
+            Unreadable::Damaged(match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => {
+                    format!("{subject} ends early ({e}): truncated?")
+                }
+                _ => format!("{subject} is not gzip data ({e})"),
+            })
+        })?;
+    decode(&json).map_err(|e| match e {
+        DecodeError::Newer { found } => Unreadable::Newer(found),
+        problem => Unreadable::Damaged(format!("the state in {subject} (after gunzip) {problem}")),
+    })
+}
+
+/// The control document in a control ConfigMap's `data`; what is wrong otherwise.
+fn control_of(data: Option<&BTreeMap<String, String>>) -> Result<Control, String> {
+    let text = data
+        .and_then(|d| d.get(CONTROL_KEY))
+        .ok_or_else(|| format!("no data.{CONTROL_KEY}"))?;
+    control::decode(text.as_bytes())
+}
+
+/// Reads state as [`ConfigMapStore::load`] does, from a head ConfigMap's annotations and its
+/// compressed data (the parts' data joined, when the annotations name parts), without a
+/// cluster. For the fuzz targets in `fuzz/`; not a stable API.
+#[doc(hidden)]
+pub fn read_state(
+    annotations: &BTreeMap<String, String>,
+    compressed: &[u8],
+) -> Result<State, String> {
+    let parts = layout(annotations)?.part_names("fluxbrain-state");
+    unpack(
+        compressed,
+        annotations.get(DIGEST).map(String::as_str),
+        &subject(&parts),
+    )
+    .map_err(|e| match e {
+        Unreadable::Damaged(problem) => problem,
+        Unreadable::Newer(found) => format!("written by a newer fluxbrain (version {found})"),
+    })
+}
+
+/// Reads a control ConfigMap's `data` as [`ConfigMapStore::load_control`] does. For the fuzz
+/// targets in `fuzz/`; not a stable API.
+#[doc(hidden)]
+pub fn read_control(data: &BTreeMap<String, String>) -> Result<Control, String> {
+    control_of(Some(data))
+}
+
 fn data_of(cm: &ConfigMap) -> Option<Vec<u8>> {
     cm.binary_data.as_ref()?.get(DATA_KEY).map(|b| b.0.clone())
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// Found by the `configmap_state` fuzz target: a garbled part count made the store build
+    /// a name for each of millions of parts (out of memory) before reading any.
+    #[test]
+    fn a_garbled_part_count_is_refused_before_naming_parts() {
+        let garbled = annotations(&[
+            (PARTS, "00000000000000000008198552"),
+            (GENERATION, "3f6c1d2a9b8e"),
+        ]);
+        let problem = read_state(&garbled, b"").unwrap_err();
+        assert!(
+            problem.contains("8198552 parts, more than the 1000"),
+            "{problem}"
+        );
+
+        let most = MAX_PARTS.to_string();
+        let layout = layout(&annotations(&[(PARTS, &most), (GENERATION, "g")])).unwrap();
+        assert_eq!(layout.part_names("state").len(), MAX_PARTS);
+    }
+
+    #[test]
+    fn parts_need_a_generation() {
+        let problem = read_state(&annotations(&[(PARTS, "2")]), b"").unwrap_err();
+        assert!(
+            problem.contains("fluxbrain.io/generation is missing"),
+            "{problem}"
+        );
+    }
 }

@@ -172,6 +172,9 @@ impl LeaderElector {
             (Some(now.clone()), seen.transitions + 1)
         };
         lease.spec = Some(self.spec(now, acquire, transitions));
+        if mine {
+            fluxbrain_core::crash::point(fluxbrain_core::crash::LEASE_MID_RENEW);
+        }
         // Compare-and-swap on the resourceVersion just read: two contenders cannot both win.
         match self
             .call(

@@ -24,7 +24,8 @@ fuzz_target!(|data: &[u8]| {
     for event in build_all(&snapshot, &BuildOptions::default()) {
         assert!(event.message.len() <= fluxbrain_core::text::MAX_MESSAGE);
         let bytes = canonical::to_vec(&event);
-        let back: serde_json::Value = serde_json::from_slice(&bytes).expect("canonical bytes are JSON");
+        let back: serde_json::Value =
+            serde_json::from_slice(&bytes).expect("canonical bytes are JSON");
         assert!(back.is_object());
     }
 });

@@ -194,12 +194,18 @@ impl Engine {
         now: Time,
     ) -> Result<ObserveReport, StoreError> {
         let control_error = self.refresh_control().await.err();
+        crate::crash::point(crate::crash::OBSERVE_BEFORE_PLAN);
         let (mut report, change) = self
             .state
             .change(|state| self.step(state, observations, now));
         report.control_error = control_error;
         match change {
-            Some(version) => self.state.persist(version).await.map(|()| report),
+            Some(version) => {
+                crate::crash::point(crate::crash::OUTBOX_BEFORE_WRITE);
+                self.state.persist(version).await?;
+                crate::crash::point(crate::crash::OUTBOX_AFTER_WRITE);
+                Ok(report)
+            }
             None => Ok(report),
         }
     }
@@ -520,6 +526,9 @@ impl Engine {
             && go_on()
             && let Some(results) = notifier.deliver_batch(&firings).await
         {
+            if results.iter().flatten().any(Result::is_ok) {
+                crate::crash::point(crate::crash::DELIVER_BATCH_AFTER_ACCEPT);
+            }
             let mut folded = Vec::new();
             for (note, result) in firings.into_iter().zip(results) {
                 if let Some(result) = result {
@@ -528,7 +537,10 @@ impl Engine {
             }
             let sent: std::collections::BTreeSet<String> =
                 folded.iter().map(|(id, _)| id.clone()).collect();
-            self.record(&name, folded, now, jitter, &mut report).await?;
+            // One batch is one request (or one per cluster): its failure counts once towards
+            // the notifier's backoff, however many notifications it carried.
+            self.record(&name, Outcomes::batch(folded), now, jitter, &mut report)
+                .await?;
             one_by_one.retain(|(note, _)| !sent.contains(&note.id));
         }
         // Up to `delivery_concurrency` requests at a time, each of another incident (the
@@ -558,6 +570,9 @@ impl Engine {
         .buffer_unordered(concurrency);
         while let Some(outcome) = sends.next().await {
             if let Some(outcome) = outcome {
+                if outcome.1.is_ok() {
+                    crate::crash::point(crate::crash::DELIVER_AFTER_ACCEPT);
+                }
                 if outcome
                     .1
                     .as_ref()
@@ -570,7 +585,7 @@ impl Engine {
                 {
                     report.delivered_due.push(*at);
                 }
-                self.record(&name, vec![outcome], now, jitter, &mut report)
+                self.record(&name, Outcomes::one(outcome), now, jitter, &mut report)
                     .await?;
             }
         }
@@ -580,7 +595,7 @@ impl Engine {
     async fn record(
         &self,
         notifier: &str,
-        outcomes: Vec<(String, Result<Receipt, crate::notification::DeliveryError>)>,
+        outcomes: Outcomes,
         now: Time,
         jitter: f64,
         report: &mut DeliverReport,
@@ -599,12 +614,25 @@ impl Engine {
         &self,
         state: &mut State,
         notifier: &str,
-        outcomes: Vec<(String, Result<Receipt, crate::notification::DeliveryError>)>,
+        outcomes: Outcomes,
         now: Time,
         jitter: f64,
         report: &mut DeliverReport,
     ) {
-        for (id, outcome) in outcomes {
+        let Outcomes { items, one_request } = outcomes;
+        let mut failure_counted = false;
+        for (id, outcome) in items {
+            let backs_off = matches!(
+                &outcome,
+                Err(e) if matches!(e.retry, crate::notification::Retry::After(_))
+            );
+            if one_request && backs_off && failure_counted {
+                // The request's failure is already counted; `record` counts it again.
+                if let Some(health) = state.notifiers.get_mut(notifier) {
+                    health.failures = health.failures.saturating_sub(1);
+                }
+            }
+            failure_counted |= backs_off;
             match &outcome {
                 Ok(_) => report.delivered += 1,
                 Err(e) => {
@@ -746,3 +774,27 @@ mod drift_tests;
 
 #[cfg(test)]
 mod unreadable_tests;
+
+/// What one delivery attempt gave, per notification.
+struct Outcomes {
+    items: Vec<(String, Result<Receipt, crate::notification::DeliveryError>)>,
+    /// The notifications went in one request (a batch): a failure counts once towards the
+    /// notifier's backoff.
+    one_request: bool,
+}
+
+impl Outcomes {
+    fn one(outcome: (String, Result<Receipt, crate::notification::DeliveryError>)) -> Self {
+        Outcomes {
+            items: vec![outcome],
+            one_request: false,
+        }
+    }
+
+    fn batch(items: Vec<(String, Result<Receipt, crate::notification::DeliveryError>)>) -> Self {
+        Outcomes {
+            items,
+            one_request: true,
+        }
+    }
+}

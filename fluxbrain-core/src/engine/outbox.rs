@@ -31,7 +31,11 @@ pub fn enqueue(
 }
 
 /// The outbox positions `notifier` may attempt at `now`: per incident only the oldest pending
-/// one (a reminder never overtakes its firing), none while the notifier is paused.
+/// one (a reminder never overtakes its firing), and per fingerprint too (an object that
+/// failed, recovered and failed again the same way is announced again only after its earlier
+/// incident's resolution went out: a GitHub issue is found by the fingerprint's label, and
+/// the new incident must not be filed on the issue its old resolution is about to close);
+/// none while the notifier is paused.
 pub fn due(state: &State, notifier: &str, now: Time) -> Vec<usize> {
     if let Some(until) = state
         .notifiers
@@ -41,13 +45,17 @@ pub fn due(state: &State, notifier: &str, now: Time) -> Vec<usize> {
     {
         return Vec::new();
     }
-    let mut blocked = std::collections::BTreeSet::new();
+    let mut incidents = std::collections::BTreeSet::new();
+    let mut fingerprints = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     for (i, entry) in state.outbox.iter().enumerate() {
         let Some(delivery) = entry.pending.get(notifier) else {
             continue;
         };
-        if !blocked.insert(entry.notification.incident_id.as_str()) {
+        let note = &entry.notification;
+        let first_of_incident = incidents.insert(note.incident_id.as_str());
+        let first_of_fingerprint = fingerprints.insert(note.event.metadata.fingerprint);
+        if !(first_of_incident && first_of_fingerprint) {
             continue;
         }
         if delivery.not_before.is_none_or(|t| t <= now) {

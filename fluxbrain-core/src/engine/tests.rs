@@ -308,6 +308,51 @@ fn deletion_needs_a_full_read() {
 }
 
 #[test]
+fn a_failure_that_returns_waits_for_the_last_resolution_of_its_fingerprint() {
+    let recorder = Arc::new(Recorder::default());
+    let engine = start(recorder.clone(), Arc::new(MemoryStore::new()));
+    let failing = observation(&[app("a", "False", "BuildFailed", "r1")]);
+    block_on(engine.observe(&failing, t(0))).unwrap();
+    assert_eq!(block_on(engine.deliver(0, t(0), 1.0)).unwrap().delivered, 1);
+    // It recovers while the destination is down, and fails again the same way: a new
+    // incident with the old one's fingerprint.
+    *recorder.failing.lock().unwrap() = Some(Retry::After(None));
+    block_on(engine.observe(
+        &observation(&[app("a", "True", "ReconciliationSucceeded", "r1")]),
+        t(1),
+    ))
+    .unwrap();
+    assert_eq!(block_on(engine.deliver(0, t(1), 1.0)).unwrap().retrying, 1);
+    let mut failing_again = app("a", "False", "BuildFailed", "r1");
+    failing_again["status"]["conditions"][0]["lastTransitionTime"] = json!("2026-04-21T11:00:00Z");
+    let again = block_on(engine.observe(&observation(&[failing_again]), t(2))).unwrap();
+    assert_eq!(
+        kinds(&again.notifications),
+        [("a".into(), NotificationKind::Firing)]
+    );
+    // Back up: the resolution goes first, alone; the new firing in the next round.
+    *recorder.failing.lock().unwrap() = None;
+    assert_eq!(block_on(engine.deliver(0, t(5), 1.0)).unwrap().delivered, 1);
+    assert_eq!(block_on(engine.deliver(0, t(5), 1.0)).unwrap().delivered, 1);
+    let sent: Vec<String> = recorder
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert_eq!(sent.len(), 3);
+    assert!(
+        sent[0].ends_with(":firing:1") && sent[1].ends_with(":resolved:1"),
+        "{sent:?}"
+    );
+    assert!(
+        sent[2].ends_with(":firing:1") && sent[2] != sent[0],
+        "{sent:?}"
+    );
+}
+
+#[test]
 fn failures_back_off_and_nothing_is_lost() {
     let recorder = Arc::new(Recorder::default());
     let store = Arc::new(MemoryStore::new());
@@ -551,4 +596,55 @@ fn a_slow_request_holds_one_slot_not_the_notifier() {
     order.iter().take(2).for_each(|n| assert_ne!(n, "a"));
     assert_eq!(order[2], "a");
     assert!(block_on(engine.state()).outbox.is_empty());
+}
+
+/// Sends every batch as one request that fails (a Slack summary answered 500).
+#[derive(Debug, Default)]
+struct FailingBatch;
+
+#[async_trait::async_trait]
+impl Notifier for FailingBatch {
+    fn name(&self) -> &str {
+        "failing-batch"
+    }
+
+    async fn deliver(
+        &self,
+        _: &Notification,
+        _: Option<&Receipt>,
+    ) -> Result<Receipt, DeliveryError> {
+        Ok(Receipt::default())
+    }
+
+    async fn deliver_batch(
+        &self,
+        notes: &[Notification],
+    ) -> Option<Vec<Option<Result<Receipt, DeliveryError>>>> {
+        let failed = DeliveryError {
+            notifier: "failing-batch".into(),
+            message: "500".into(),
+            retry: Retry::After(None),
+        };
+        Some(notes.iter().map(|_| Some(Err(failed.clone()))).collect())
+    }
+}
+
+#[test]
+fn a_failed_batch_counts_as_one_failure_however_many_it_carried() {
+    let engine = block_on(Engine::start(
+        Arc::new(MemoryStore::new()),
+        vec![Arc::new(FailingBatch)],
+        None,
+        EngineConfig::default(),
+    ))
+    .unwrap();
+    let apps: Vec<Value> = (0..12)
+        .map(|i| app(&format!("app-{i}"), "False", "BuildFailed", "r1"))
+        .collect();
+    block_on(engine.observe(&observation(&apps), t(0))).unwrap();
+    assert_eq!(block_on(engine.deliver(0, t(0), 1.0)).unwrap().retrying, 12);
+    let state = block_on(engine.state());
+    assert_eq!(state.notifiers["failing-batch"].failures, 1);
+    // The first backoff step (30 s), not the twelfth.
+    assert_eq!(block_on(engine.next_due(0)), Some(t(0).add_seconds(30)));
 }

@@ -210,6 +210,7 @@ impl Runtime {
             );
         }
         // Save what the deliveries acknowledged, then let a standby take over at once.
+        fluxbrain_core::crash::point(fluxbrain_core::crash::SHUTDOWN_BEFORE_SAVE);
         let engine = shared.engine.write().await.take();
         if let Some(engine) = engine {
             if let Err(e) = engine.save().await {
@@ -217,6 +218,7 @@ impl Runtime {
             }
             self.observer.engine(None);
         }
+        fluxbrain_core::crash::point(fluxbrain_core::crash::SHUTDOWN_BEFORE_RELEASE);
         if let Some(elector) = self.elector.as_mut() {
             elector.release().await;
         }

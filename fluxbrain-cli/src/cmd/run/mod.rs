@@ -107,6 +107,11 @@ pub struct Args {
     /// incident (a slow request holds one slot, not the notifier).
     #[arg(long, env = "FLUXBRAIN_NOTIFY_CONCURRENCY", default_value = "4")]
     pub(crate) notify_concurrency: String,
+    /// The wait before retrying a delivery that failed (5xx, timeout, connection error),
+    /// doubling on every further failure up to an hour (`30s`; longer than zero). A 429 waits
+    /// as long as the destination asks instead.
+    #[arg(long, env = "FLUXBRAIN_RETRY_BACKOFF", default_value = "30s")]
+    pub(crate) retry_backoff: String,
     /// How many resolved incidents the history keeps, newest first (`0` keeps none).
     #[arg(long, env = "FLUXBRAIN_HISTORY_LIMIT", default_value = "1000")]
     pub(crate) history_limit: String,

@@ -101,6 +101,13 @@ impl RunSettings {
                 },
             )
             .unwrap_or(4);
+        let retry_base = problems
+            .parse(
+                "retry_backoff",
+                Some(&args.retry_backoff),
+                fluxbrain_core::duration::parse_positive,
+            )
+            .unwrap_or(Duration::from_secs(30));
         let history_keep = problems
             .parse("history_limit", Some(&args.history_limit), |s| {
                 s.trim()
@@ -212,11 +219,14 @@ impl RunSettings {
                 ..build_options(environment, &args.tags)
             },
             delivery_concurrency,
+            backoff: fluxbrain_core::engine::Backoff {
+                base: retry_base,
+                cap: retry_base.max(fluxbrain_core::engine::Backoff::default().cap),
+            },
             history: fluxbrain_core::HistoryConfig {
                 keep: history_keep,
                 max_age: history_max_age,
             },
-            ..EngineConfig::default()
         };
         Ok(RunSettings {
             once,
