@@ -67,7 +67,7 @@ async fn seeded_runs_lose_nothing_and_repeat_only_after_crashes() {
                         "seed {seed}: ok in {:.1?}, crashed at {:?}, repeats {:?}",
                         p.took, p.crashes, p.repeats
                     ),
-                    Err(_) => println!("seed {seed}: FAILED"),
+                    Err(e) => println!("seed {seed}: FAILED: {e}"),
                 }
                 (seed, outcome)
             }

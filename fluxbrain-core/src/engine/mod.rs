@@ -511,6 +511,7 @@ impl Engine {
         }
 
         let mut report = DeliverReport::default();
+        let failure_counted = std::sync::atomic::AtomicBool::new(false);
         let firings: Vec<Notification> = work
             .iter()
             .filter(|(note, _)| {
@@ -537,10 +538,14 @@ impl Engine {
             }
             let sent: std::collections::BTreeSet<String> =
                 folded.iter().map(|(id, _)| id.clone()).collect();
-            // One batch is one request (or one per cluster): its failure counts once towards
-            // the notifier's backoff, however many notifications it carried.
-            self.record(&name, Outcomes::batch(folded), now, jitter, &mut report)
-                .await?;
+            self.record(
+                &name,
+                Outcomes::new(folded, &failure_counted),
+                now,
+                jitter,
+                &mut report,
+            )
+            .await?;
             one_by_one.retain(|(note, _)| !sent.contains(&note.id));
         }
         // Up to `delivery_concurrency` requests at a time, each of another incident (the
@@ -585,8 +590,14 @@ impl Engine {
                 {
                     report.delivered_due.push(*at);
                 }
-                self.record(&name, Outcomes::one(outcome), now, jitter, &mut report)
-                    .await?;
+                self.record(
+                    &name,
+                    Outcomes::new(vec![outcome], &failure_counted),
+                    now,
+                    jitter,
+                    &mut report,
+                )
+                .await?;
             }
         }
         Ok(report)
@@ -595,7 +606,7 @@ impl Engine {
     async fn record(
         &self,
         notifier: &str,
-        outcomes: Outcomes,
+        outcomes: Outcomes<'_>,
         now: Time,
         jitter: f64,
         report: &mut DeliverReport,
@@ -614,25 +625,23 @@ impl Engine {
         &self,
         state: &mut State,
         notifier: &str,
-        outcomes: Outcomes,
+        outcomes: Outcomes<'_>,
         now: Time,
         jitter: f64,
         report: &mut DeliverReport,
     ) {
-        let Outcomes { items, one_request } = outcomes;
-        let mut failure_counted = false;
+        let Outcomes { items, counted } = outcomes;
         for (id, outcome) in items {
             let backs_off = matches!(
                 &outcome,
                 Err(e) if matches!(e.retry, crate::notification::Retry::After(_))
             );
-            if one_request && backs_off && failure_counted {
-                // The request's failure is already counted; `record` counts it again.
+            if backs_off && counted.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                // This round's failure is already counted; `record` would count it again.
                 if let Some(health) = state.notifiers.get_mut(notifier) {
                     health.failures = health.failures.saturating_sub(1);
                 }
             }
-            failure_counted |= backs_off;
             match &outcome {
                 Ok(_) => report.delivered += 1,
                 Err(e) => {
@@ -757,6 +766,25 @@ fn keep_history(
     added || state.history.len() != before
 }
 
+/// What requests of one delivery round gave, per notification.
+struct Outcomes<'r> {
+    items: Vec<(String, Result<Receipt, crate::notification::DeliveryError>)>,
+    /// Whether the round already counted a failure towards the notifier's backoff: a round
+    /// (its requests in flight together, a batch carrying many notifications) is one attempt
+    /// at the destination, so it raises the backoff by one step however many of its requests
+    /// failed.
+    counted: &'r std::sync::atomic::AtomicBool,
+}
+
+impl<'r> Outcomes<'r> {
+    fn new(
+        items: Vec<(String, Result<Receipt, crate::notification::DeliveryError>)>,
+        counted: &'r std::sync::atomic::AtomicBool,
+    ) -> Self {
+        Outcomes { items, counted }
+    }
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -774,27 +802,3 @@ mod drift_tests;
 
 #[cfg(test)]
 mod unreadable_tests;
-
-/// What one delivery attempt gave, per notification.
-struct Outcomes {
-    items: Vec<(String, Result<Receipt, crate::notification::DeliveryError>)>,
-    /// The notifications went in one request (a batch): a failure counts once towards the
-    /// notifier's backoff.
-    one_request: bool,
-}
-
-impl Outcomes {
-    fn one(outcome: (String, Result<Receipt, crate::notification::DeliveryError>)) -> Self {
-        Outcomes {
-            items: vec![outcome],
-            one_request: false,
-        }
-    }
-
-    fn batch(items: Vec<(String, Result<Receipt, crate::notification::DeliveryError>)>) -> Self {
-        Outcomes {
-            items,
-            one_request: true,
-        }
-    }
-}
