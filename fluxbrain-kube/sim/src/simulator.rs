@@ -88,6 +88,8 @@ struct Inner {
     core: Mutex<Core>,
     /// Bumped to end every open watch and log stream abruptly.
     kill: tokio::sync::watch::Sender<u64>,
+    /// Bumped to make every open watch stream go silent.
+    stall: tokio::sync::watch::Sender<u64>,
     config: Config,
     /// The last requests served, oldest first.
     requests: Mutex<std::collections::VecDeque<String>>,
@@ -278,10 +280,12 @@ impl Simulator {
             denied: Vec::new(),
         };
         let (kill, _) = tokio::sync::watch::channel(0);
+        let (stall, _) = tokio::sync::watch::channel(0);
         Ok(Self {
             inner: Arc::new(Inner {
                 core: Mutex::new(core),
                 kill,
+                stall,
                 config,
                 requests: Mutex::new(std::collections::VecDeque::new()),
                 requested: tokio::sync::Notify::new(),
@@ -400,6 +404,15 @@ impl Simulator {
     /// Ends every open watch (and followed log) stream abruptly, as a dropped connection would.
     pub fn drop_watches(&self) {
         self.inner.kill.send_modify(|g| *g += 1);
+    }
+
+    /// Makes every open watch stream go silent, as one behind a hung API server or a middlebox
+    /// that stopped forwarding does: the connection stays open and carries nothing more, no
+    /// events and no bookmarks, until the client closes it (or [`Simulator::drop_watches`] cuts
+    /// it). Watches opened afterwards are served as usual, so a client that gives up on the
+    /// silence and resumes from its last version gets the changes it was not sent.
+    pub fn stall_watches(&self) {
+        self.inner.stall.send_modify(|g| *g += 1);
     }
 
     /// Compacts the history: every resourceVersion older than the current one is expired, so
@@ -537,6 +550,10 @@ impl Simulator {
 
     pub(crate) fn kill_signal(&self) -> tokio::sync::watch::Receiver<u64> {
         self.inner.kill.subscribe()
+    }
+
+    pub(crate) fn stall_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.stall.subscribe()
     }
 }
 

@@ -5,7 +5,8 @@
 //! than the retained history gets one `ERROR` event holding a `410 Expired` Status. A change that
 //! moves an object into or out of the selectors is seen as ADDED or DELETED. Bookmarks carry the
 //! latest version the stream has passed; `timeoutSeconds` ends the stream cleanly; a dropped
-//! stream ends without the final chunk, as a broken connection does.
+//! stream ends without the final chunk, as a broken connection does; a stalled one stays open
+//! and silent until the client gives up.
 
 use std::io;
 use std::sync::Arc;
@@ -170,6 +171,7 @@ pub(crate) fn start(sim: &Simulator, spec: WatchSpec) -> Result<mpsc::Receiver<C
     let drop_after = core.faults.watch_drop_after;
     drop(core);
     let kill = sim.kill_signal();
+    let stall = sim.stall_signal();
     let config = sim.config();
     let timeout = spec
         .timeout
@@ -183,6 +185,7 @@ pub(crate) fn start(sim: &Simulator, spec: WatchSpec) -> Result<mpsc::Receiver<C
             tx,
             changes,
             kill,
+            stall,
             last_rv: start_rv,
             sim,
         };
@@ -196,6 +199,7 @@ struct Stream {
     tx: mpsc::Sender<Chunk>,
     changes: broadcast::Receiver<Arc<Change>>,
     kill: tokio::sync::watch::Receiver<u64>,
+    stall: tokio::sync::watch::Receiver<u64>,
     last_rv: u64,
     sim: Simulator,
 }
@@ -221,6 +225,7 @@ impl Stream {
         let mut bookmarks =
             tokio::time::interval_at(start, bookmark_every.max(Duration::from_millis(10)));
         self.kill.mark_unchanged();
+        self.stall.mark_unchanged();
         loop {
             tokio::select! {
                 biased;
@@ -230,6 +235,16 @@ impl Stream {
                 }
                 () = &mut drop_at, if drop_after.is_some() => {
                     let _ = self.tx.send(Err(io::Error::new(io::ErrorKind::ConnectionAborted, "watch dropped"))).await;
+                    return;
+                }
+                _ = self.stall.changed() => {
+                    // Silent: no timeout, no bookmark, only the client (or a drop) ends it.
+                    tokio::select! {
+                        _ = self.kill.changed() => {
+                            let _ = self.tx.send(Err(io::Error::new(io::ErrorKind::ConnectionAborted, "watch dropped"))).await;
+                        }
+                        () = self.tx.closed() => {}
+                    }
                     return;
                 }
                 () = &mut deadline => return,

@@ -1,8 +1,9 @@
 //! Continuous mode: one kube-runtime watcher per source, feeding the cluster's store.
 //!
 //! Each watcher lists (pages of `watch_page_size`, `resourceVersion=0` semantics), then
-//! watches with bookmarks; a `410 Gone` makes it list again, other errors back off
-//! exponentially with jitter. Every `requeue_interval` the watcher is replaced by a fresh one,
+//! watches with bookmarks; a `410 Gone` makes it list again. The first failure after the watch
+//! was up is retried at once, failures in a row back off exponentially with jitter
+//! ([`Jittered`]). Every `requeue_interval` the watcher is replaced by a fresh one,
 //! which is a full relist (mark and sweep, so the store never holds two copies). A watch that
 //! stays silent, not even a bookmark, for 2.5 bookmark periods hits the watch client's read
 //! timeout and is resumed.
@@ -56,8 +57,8 @@ impl Changes {
     }
 }
 
-/// How long past the longest retry delay a failing watch must stay without a new failure to
-/// count as up again.
+/// How long past a retry a watch must stay without a new failure to count as up again (its
+/// backoff starts over); for its health, which cannot see the retry, past the longest delay.
 const QUIET_AFTER_RETRY: Duration = Duration::from_secs(5);
 
 /// What a watcher needs besides its source.
@@ -71,24 +72,58 @@ pub(crate) struct WatchSettings {
 }
 
 /// Exponential backoff with jitter, for kube-runtime (core's arithmetic, fastrand's draw).
+///
+/// kube-runtime resets a backoff only when the stream yields an event, and a watch that comes
+/// back yields none until something of its kind changes: a kind that rarely changes would keep
+/// counting the failures of every outage since, and after a few short ones wait the cap (a
+/// minute) to come back from the next. So a failure that comes more than [`QUIET_AFTER_RETRY`]
+/// after its retry was due (the watch was up in between: it went silent, was cut or answered an
+/// error after working) starts over, and its retry is immediate: a dead watch is resumed as
+/// soon as its read timeout ends it, and a `410 Gone` relists at once. Failures in a row (a
+/// retry that fails at once) back off from `base`, doubling to `cap`.
 #[derive(Debug)]
 struct Jittered {
     policy: Backoff,
     failures: u32,
+    /// When the retry of the last failure was due.
+    retry_at: Option<tokio::time::Instant>,
+}
+
+impl Jittered {
+    fn new(policy: Backoff) -> Self {
+        Jittered {
+            policy,
+            failures: 0,
+            retry_at: None,
+        }
+    }
 }
 
 impl Iterator for Jittered {
     type Item = Duration;
 
     fn next(&mut self) -> Option<Duration> {
+        let now = tokio::time::Instant::now();
+        if self
+            .retry_at
+            .is_some_and(|due| now > due + QUIET_AFTER_RETRY)
+        {
+            self.failures = 0;
+        }
         self.failures = self.failures.saturating_add(1);
-        Some(self.policy.delay(self.failures, fastrand::f64()))
+        let delay = match self.failures {
+            1 => Duration::ZERO,
+            n => self.policy.delay(n - 1, fastrand::f64()),
+        };
+        self.retry_at = Some(now + delay);
+        Some(delay)
     }
 }
 
 impl kube::runtime::utils::Backoff for Jittered {
     fn reset(&mut self) {
         self.failures = 0;
+        self.retry_at = None;
     }
 }
 
@@ -114,10 +149,8 @@ pub(crate) async fn run(
         config = config.fields(&fields);
     }
     loop {
-        let stream = watcher::watcher(api.clone(), config.clone()).backoff(Jittered {
-            policy: settings.retry,
-            failures: 0,
-        });
+        let stream =
+            watcher::watcher(api.clone(), config.clone()).backoff(Jittered::new(settings.retry));
         let mut stream = std::pin::pin!(stream);
         let resync = tokio::time::sleep(settings.resync);
         let mut resync = std::pin::pin!(resync);
@@ -293,5 +326,48 @@ fn apply(
             );
             (feed!(f => f.remove(&key)), false)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: Backoff = Backoff {
+        base: Duration::from_secs(1),
+        cap: Duration::from_secs(60),
+    };
+
+    #[tokio::test(start_paused = true)]
+    async fn failures_in_a_row_back_off_and_a_watch_that_was_up_starts_over() {
+        let mut backoff = Jittered::new(POLICY);
+        // The first failure after the watch was up: retried at once.
+        assert_eq!(backoff.next(), Some(Duration::ZERO));
+        // Each retry fails as soon as it is made: 1 s, 2 s, 4 s, ... (jittered down to half).
+        let mut delays = Vec::new();
+        for _ in 0..8 {
+            let delay = backoff.next().unwrap();
+            delays.push(delay);
+            tokio::time::advance(delay).await;
+        }
+        for (n, delay) in delays.iter().enumerate() {
+            let nominal = POLICY.base.saturating_mul(1 << n).min(POLICY.cap);
+            assert!(*delay <= nominal && *delay >= nominal / 2, "{n}: {delay:?}");
+        }
+        // The last retry worked: the watch stayed up, then failed again (a read timeout, a
+        // cut connection): retried at once, then from 1 s again.
+        tokio::time::advance(QUIET_AFTER_RETRY + Duration::from_secs(1)).await;
+        assert_eq!(backoff.next(), Some(Duration::ZERO));
+        assert!(backoff.next().unwrap() <= POLICY.base);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_soon_after_its_retry_keeps_counting() {
+        let mut backoff = Jittered::new(POLICY);
+        assert_eq!(backoff.next(), Some(Duration::ZERO));
+        let first = backoff.next().unwrap();
+        // The retry answered an error within the quiet time: still the same outage.
+        tokio::time::advance(first + QUIET_AFTER_RETRY).await;
+        assert!(backoff.next().unwrap() >= POLICY.base);
     }
 }

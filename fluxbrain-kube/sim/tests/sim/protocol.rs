@@ -449,6 +449,74 @@ async fn bookmarks_and_initial_events_end() {
 }
 
 #[tokio::test]
+async fn a_stalled_watch_stays_open_and_silent_until_cut() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let (sim, server) = start().await;
+    let client = kube_client(&server).await;
+    let rv = sim.resource_version();
+    let mut object = sim
+        .object(
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            "shop",
+            "shop-apps",
+        )
+        .unwrap();
+    object["metadata"]["labels"] = serde_json::json!({"step": "one"});
+    sim.apply(object.clone()).unwrap();
+    // A raw connection, to see every byte: the replay of the change after `rv` arrives.
+    let mut tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let request = format!(
+        "GET {KS}/kustomizations?watch=1&allowWatchBookmarks=true&resourceVersion={rv}&timeoutSeconds=1 HTTP/1.1\r\nHost: sim\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&received).contains("\"step\":\"one\"") {
+        let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "the watch ended early");
+        received.extend_from_slice(&buf[..n]);
+    }
+    // Stalled, then a change: past the server-side timeout (1 s), not one byte, and open.
+    sim.stall_watches();
+    object["metadata"]["labels"] = serde_json::json!({"step": "two"});
+    sim.apply(object).unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut buf))
+            .await
+            .is_err(),
+        "a stalled watch sends nothing and does not end"
+    );
+    // A watch opened now is served as usual: resumed from `rv`, it gets both changes.
+    let events = watch_events(
+        &client,
+        &format!("{KS}/kustomizations?watch=1&resourceVersion={rv}&timeoutSeconds=1"),
+    )
+    .await;
+    let steps: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["object"]["metadata"]["labels"]["step"].as_str())
+        .collect();
+    assert_eq!(steps, ["one", "two"]);
+    // Cutting the watches ends the stalled one too.
+    sim.drop_watches();
+    let cut = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(cut.is_ok(), "the stalled connection was cut");
+}
+
+#[tokio::test]
 async fn injected_errors() {
     let (sim, server) = start().await;
     let client = raw_client(&server).await;

@@ -5,3 +5,4 @@ mod equivalence;
 mod once;
 mod support;
 mod watch;
+mod watches_alone;
