@@ -10,6 +10,8 @@ use std::time::Duration;
 
 /// SIGABRT: what `std::process::abort` dies of.
 const ABORTED: i32 = 6;
+/// SIGTERM.
+const TERMINATED: i32 = 15;
 
 pub struct Fluxbrain {
     env: Vec<(String, String)>,
@@ -115,7 +117,9 @@ impl Fluxbrain {
             .status();
         for _ in 0..600 {
             if let Some(status) = child.try_wait().unwrap() {
-                if status.success() {
+                // Exit 0; or, asked to stop before its signal handler was installed, killed
+                // by the SIGTERM itself: stopped either way.
+                if status.success() || status.signal() == Some(TERMINATED) {
                     self.child = None;
                     return Ok(true);
                 }
