@@ -636,12 +636,7 @@ impl Engine {
                 &outcome,
                 Err(e) if matches!(e.retry, crate::notification::Retry::After(_))
             );
-            if backs_off && counted.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                // This round's failure is already counted; `record` would count it again.
-                if let Some(health) = state.notifiers.get_mut(notifier) {
-                    health.failures = health.failures.saturating_sub(1);
-                }
-            }
+            let counts = backs_off && !counted.swap(true, std::sync::atomic::Ordering::SeqCst);
             match &outcome {
                 Ok(_) => report.delivered += 1,
                 Err(e) => {
@@ -659,8 +654,11 @@ impl Engine {
                 &id,
                 outcome,
                 now,
-                &self.config.backoff,
-                jitter,
+                outbox::Step {
+                    backoff: &self.config.backoff,
+                    jitter,
+                    counts,
+                },
             );
         }
     }

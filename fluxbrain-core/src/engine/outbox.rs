@@ -85,6 +85,17 @@ pub fn thread<'s>(state: &'s State, incident_id: &str, notifier: &str) -> Option
     state.threads.get(incident_id)?.get(notifier)
 }
 
+/// How a retryable failure moves the notifier's backoff.
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    pub backoff: &'a Backoff,
+    /// The caller's random draw, in `[0, 1]`.
+    pub jitter: f64,
+    /// Whether this failure raises the backoff a step: only the first failure of a delivery
+    /// round does (its requests, or a batch, are one attempt at the destination).
+    pub counts: bool,
+}
+
 /// Records the outcome of `notifier`'s attempt at the notification with `id`.
 ///
 /// Success removes it from the notifier's queue (and the outbox once every notifier has it)
@@ -97,8 +108,7 @@ pub fn record(
     id: &str,
     outcome: Result<Receipt, DeliveryError>,
     now: Time,
-    backoff: &Backoff,
-    jitter: f64,
+    step: Step<'_>,
 ) {
     let Some(pos) = state.outbox.iter().position(|e| e.notification.id == id) else {
         return;
@@ -152,10 +162,12 @@ pub fn record(
                 }
                 Retry::After(retry_after) => {
                     health.failed += 1;
-                    health.failures = health.failures.saturating_add(1);
+                    if step.counts {
+                        health.failures = health.failures.saturating_add(1);
+                    }
                     let delay = retry_after
                         .map(|d| d.min(Retry::LONGEST_WAIT))
-                        .unwrap_or_else(|| backoff.delay(health.failures, jitter));
+                        .unwrap_or_else(|| step.backoff.delay(health.failures, step.jitter));
                     let until = later(now, delay);
                     health.paused_until = Some(until);
                     if let Some(delivery) = state.outbox[pos].pending.get_mut(notifier) {
