@@ -20,6 +20,9 @@ pub const NAMESPACE: &str = "apps";
 pub const STATE_CONFIGMAP: &str = "fluxbrain-state";
 
 pub struct Cluster {
+    /// Each object's last transition time: the next one is at least a second later, as a
+    /// controller's would be (one transition per reconciliation; the API keeps seconds).
+    transitions: std::sync::Mutex<[Option<jiff::Timestamp>; OBJECTS]>,
     sim: Simulator,
     server: Server,
     api: Api<DynamicObject>,
@@ -87,6 +90,7 @@ impl Cluster {
         ));
         let api = Api::namespaced_with(client, NAMESPACE, &resource);
         Cluster {
+            transitions: std::sync::Mutex::new([None; OBJECTS]),
             sim,
             server,
             api,
@@ -96,7 +100,15 @@ impl Cluster {
 
     /// Sets object `i` Ready (`true`) or failing, through the API's status subresource.
     pub async fn set_ready(&self, i: usize, status: bool) -> Result<(), String> {
-        let at = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap();
+        let at = {
+            let mut transitions = self.transitions.lock().unwrap();
+            let now = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap();
+            let at = transitions[i]
+                .map(|last| last + jiff::SignedDuration::from_secs(1))
+                .map_or(now, |next| next.max(now));
+            transitions[i] = Some(at);
+            at
+        };
         let patch = json!({"status": {"conditions": ready(status, &at.to_string())}});
         self.api
             .patch_status(&name(i), &PatchParams::default(), &Patch::Merge(&patch))

@@ -159,8 +159,8 @@ async fn run(seed: u64, dir: PathBuf) -> Result<Passed, String> {
             })
         }
         Err(e) => Err(format!(
-            "{e} (plan: {:?} store, crash {}:{}, concurrency {}, crashed at {crashes:?})",
-            plan.store, plan.crash.0, plan.crash.1, plan.concurrency
+            "{e} (plan: {:?} store, crash {}:{}, concurrency {}, crashed at {crashes:?}; steps {:?})",
+            plan.store, plan.crash.0, plan.crash.1, plan.concurrency, plan.steps
         )),
     }
 }

@@ -478,7 +478,9 @@ impl Engine {
             // that never comes, asking once more after a restart is harmless.
             self.state.change(|state| {
                 for (id, analysis) in results {
-                    if let Some(entry) = state.outbox.iter_mut().find(|e| e.notification.id == id) {
+                    if let Some(entry) = outbox::position(state, &id, &name)
+                        .and_then(|pos| state.outbox.get_mut(pos))
+                    {
                         // Another notifier's round may have analysed it meanwhile: keep the
                         // first.
                         if !entry.analysis_tried {
@@ -488,7 +490,8 @@ impl Engine {
                     }
                 }
                 for (note, _) in &mut work {
-                    if let Some(entry) = state.outbox.iter().find(|e| e.notification.id == note.id)
+                    if let Some(entry) = outbox::position(state, &note.id, &name)
+                        .and_then(|pos| state.outbox.get(pos))
                     {
                         note.analysis = entry.notification.analysis.clone();
                     }
@@ -498,10 +501,8 @@ impl Engine {
         } else if !to_analyze.is_empty() {
             self.state.change(|state| {
                 for &w in &to_analyze {
-                    if let Some(entry) = state
-                        .outbox
-                        .iter_mut()
-                        .find(|e| e.notification.id == work[w].0.id)
+                    if let Some(entry) = outbox::position(state, &work[w].0.id, &name)
+                        .and_then(|pos| state.outbox.get_mut(pos))
                     {
                         entry.analysis_tried = true;
                     }

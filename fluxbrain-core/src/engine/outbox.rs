@@ -65,6 +65,17 @@ pub fn due(state: &State, notifier: &str, now: Time) -> Vec<usize> {
     out
 }
 
+/// The position of the notification `id` that `notifier` still has to send. Ids repeat only
+/// when an object fails again with the start (fingerprint and transition second) of an
+/// incident whose notifications are still queued for another notifier; the entry this
+/// notifier's round took is the one pending for it.
+pub fn position(state: &State, id: &str, notifier: &str) -> Option<usize> {
+    state
+        .outbox
+        .iter()
+        .position(|e| e.notification.id == id && e.pending.contains_key(notifier))
+}
+
 /// The earliest time `notifier` has something to attempt; `None` when nothing is pending.
 pub fn next_due(state: &State, notifier: &str) -> Option<Time> {
     let paused = state
@@ -110,7 +121,7 @@ pub fn record(
     now: Time,
     step: Step<'_>,
 ) {
-    let Some(pos) = state.outbox.iter().position(|e| e.notification.id == id) else {
+    let Some(pos) = position(state, id, notifier) else {
         return;
     };
     let moment = match &outcome {

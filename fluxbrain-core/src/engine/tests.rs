@@ -67,9 +67,11 @@ fn observation(values: &[Value]) -> Vec<Result<ClusterObservation, CollectError>
     })]
 }
 
-/// Records what it is asked to send; fails while `failing` says so.
+/// Records what it is asked to send; fails while `failing` says so. Named `recorder` unless
+/// `name` says otherwise.
 #[derive(Debug, Default)]
 struct Recorder {
+    name: Option<&'static str>,
     sent: StdMutex<Vec<(String, Option<String>)>>,
     failing: StdMutex<Option<Retry>>,
 }
@@ -77,7 +79,7 @@ struct Recorder {
 #[async_trait::async_trait]
 impl Notifier for Recorder {
     fn name(&self) -> &str {
-        "recorder"
+        self.name.unwrap_or("recorder")
     }
 
     async fn deliver(
@@ -350,6 +352,66 @@ fn a_failure_that_returns_waits_for_the_last_resolution_of_its_fingerprint() {
         sent[2].ends_with(":firing:1") && sent[2] != sent[0],
         "{sent:?}"
     );
+}
+
+#[test]
+fn a_failure_that_returns_within_the_same_second_is_sent_once_per_notifier() {
+    // Failing, recovered and failing again with the same transition time (one second's
+    // resolution) is, by its id (fingerprint and start), the same incident again: its
+    // notifications carry the ids of the first time. While another notifier still holds the
+    // first time's, each notifier must still send each of them exactly once.
+    let fast = Arc::new(Recorder::default());
+    let slow = Arc::new(Recorder {
+        name: Some("slow"),
+        failing: StdMutex::new(Some(Retry::After(None))),
+        ..Recorder::default()
+    });
+    let notifiers: Vec<Arc<dyn Notifier>> = vec![fast.clone(), slow.clone()];
+    let engine = block_on(Engine::start(
+        Arc::new(MemoryStore::new()),
+        notifiers,
+        None,
+        EngineConfig::default(),
+    ))
+    .unwrap();
+    let failing = observation(&[app("a", "False", "BuildFailed", "r1")]);
+    let healthy = observation(&[app("a", "True", "ReconciliationSucceeded", "r1")]);
+    block_on(engine.observe(&failing, t(0))).unwrap();
+    block_on(engine.deliver(0, t(0), 1.0)).unwrap();
+    block_on(engine.observe(&healthy, t(1))).unwrap();
+    block_on(engine.deliver(0, t(1), 1.0)).unwrap();
+    block_on(engine.observe(&failing, t(2))).unwrap();
+    for minute in 2..12 {
+        block_on(engine.deliver(0, t(minute), 1.0)).unwrap();
+    }
+    let ids = |r: &Recorder| -> Vec<String> {
+        r.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect()
+    };
+    let fast_sent = ids(&fast);
+    assert_eq!(fast_sent.len(), 3, "{fast_sent:?}");
+    assert!(fast_sent[0].ends_with(":firing:1"), "{fast_sent:?}");
+    assert!(fast_sent[1].ends_with(":resolved:1"), "{fast_sent:?}");
+    assert_eq!(fast_sent[2], fast_sent[0]);
+
+    // The slow one comes back: the first time's two, then the second firing, each once.
+    *slow.failing.lock().unwrap() = None;
+    for minute in 12..40 {
+        block_on(engine.deliver(1, t(minute), 1.0)).unwrap();
+    }
+    assert_eq!(ids(&slow), fast_sent);
+    assert_eq!(ids(&fast), fast_sent, "nothing more from the fast one");
+    let pending = engine.state.read(|s| {
+        s.outbox
+            .iter()
+            .map(|e| (e.notification.id.clone(), e.pending.len()))
+            .collect::<Vec<_>>()
+    });
+    assert!(pending.is_empty(), "{pending:?}");
 }
 
 #[test]

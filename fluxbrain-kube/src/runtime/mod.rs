@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fluxbrain_core::{Analyzer, Collector, Engine, EngineConfig, Notifier, StateStore, StoreError};
-use tokio::sync::{Notify, RwLock, watch};
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -171,13 +171,11 @@ impl Runtime {
 
     /// Runs until `shutdown` resolves, then shuts down gracefully (see [`Stopped`]).
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Stopped {
-        let shared = Arc::new(Shared {
-            engine: RwLock::new(None),
-            leading_until: std::sync::Mutex::new(None),
-            clock: self.clock.clone(),
-            observer: self.observer.clone(),
-            idle: self.config.idle_delivery,
-        });
+        let shared = Arc::new(Shared::new(
+            self.clock.clone(),
+            self.observer.clone(),
+            self.config.idle_delivery,
+        ));
         let (stop, stopped) = watch::channel(false);
         let mut wakes = Vec::new();
         // Dropping `run` (a crash in tests) ends the delivery tasks with it.
@@ -211,12 +209,15 @@ impl Runtime {
         }
         // Save what the deliveries acknowledged, then let a standby take over at once.
         fluxbrain_core::crash::point(fluxbrain_core::crash::SHUTDOWN_BEFORE_SAVE);
-        let engine = shared.engine.write().await.take();
+        let engine = shared.retire().await;
         if let Some(engine) = engine {
             if let Err(e) = engine.save().await {
                 tracing::warn!(error = %e, "state not saved on shutdown");
             }
             self.observer.engine(None);
+        } else {
+            // Stepped down without saving and never took over again: one last try.
+            save_unsaved(&shared).await;
         }
         fluxbrain_core::crash::point(fluxbrain_core::crash::SHUTDOWN_BEFORE_RELEASE);
         if let Some(elector) = self.elector.as_mut() {
@@ -280,29 +281,40 @@ impl Runtime {
             }
             self.observer.leading(leading);
             if !leading {
-                if shared.engine.write().await.take().is_some() {
+                if step_down(shared).await {
                     tracing::warn!("lost the lease: stopped delivering");
                     self.observer.engine(None);
                 }
                 continue;
             }
-            let existing = shared.engine.read().await.clone();
+            let existing = shared.engine().await;
             let engine = match existing {
                 Some(engine) => engine,
-                None => match self.take_over().await {
-                    Ok(Some(engine)) => {
-                        first = true;
-                        *shared.engine.write().await = Some(engine.clone());
-                        self.observer.engine(Some(engine.clone()));
-                        engine
+                None => {
+                    // The last engine's rounds end first (after their message in flight).
+                    let handover = tokio::select! {
+                        () = shutdown.as_mut() => return None,
+                        guard = shared.handover() => guard,
+                    };
+                    if !save_unsaved(shared).await {
+                        continue;
                     }
-                    Ok(None) => continue,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot start the engine");
-                        self.observer.engine_failed(&e.to_string());
-                        return Some(Stopped::EngineFailed(e));
+                    match self.take_over().await {
+                        Ok(Some(engine)) => {
+                            first = true;
+                            shared.install(engine.clone()).await;
+                            drop(handover);
+                            self.observer.engine(Some(engine.clone()));
+                            engine
+                        }
+                        Ok(None) => continue,
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot start the engine");
+                            self.observer.engine_failed(&e.to_string());
+                            return Some(Stopped::EngineFailed(e));
+                        }
                     }
-                },
+                }
             };
             let observations = self.collector.collect().await;
             let observed = engine.observe(&observations, self.clock.now()).await;
@@ -354,7 +366,7 @@ impl Runtime {
                 Err(e) => {
                     // A conflict means another replica wrote: it leads now.
                     tracing::warn!(error = %e, "state not saved; stepping down until the next lease round");
-                    if shared.engine.write().await.take().is_some() {
+                    if step_down(shared).await {
                         self.observer.engine(None);
                     }
                 }
@@ -383,5 +395,51 @@ impl Runtime {
             tracing::info!(state = %self.store.name(), "state loaded, watching");
         }
         Ok(Some(Arc::new(engine)))
+    }
+}
+
+/// Puts the engine aside (it is no longer the leader's, or its state could not be saved):
+/// its delivery rounds end after the message in flight, then what they acknowledged is saved.
+/// When that save fails, the engine is kept aside and [`save_unsaved`] tries again before the
+/// next engine loads. Whether there was an engine.
+async fn step_down(shared: &Shared) -> bool {
+    let Some(engine) = shared.retire().await else {
+        return false;
+    };
+    let rounds_ended = shared.handover().await;
+    if let Err(e) = engine.save().await {
+        tracing::warn!(error = %e, "state not saved on stepping down; trying again before taking over");
+        if let Ok(mut unsaved) = shared.unsaved.lock() {
+            *unsaved = Some(engine);
+        }
+    }
+    drop(rounds_ended);
+    true
+}
+
+/// Saves the state of an engine that stepped down without saving, before the next engine
+/// loads the store: what it delivered is not sent again. The store refuses it (a conflict)
+/// when another replica wrote meanwhile; then that state is the truth and this one is
+/// dropped. `false` when the store is still unavailable (the engine stays aside).
+async fn save_unsaved(shared: &Shared) -> bool {
+    let engine = shared.unsaved.lock().ok().and_then(|mut e| e.take());
+    let Some(engine) = engine else {
+        return true;
+    };
+    match engine.save().await {
+        Ok(()) => true,
+        Err(StoreError::Conflict { .. }) => {
+            tracing::warn!(
+                "the state moved on while stepped down (another replica led); loading it"
+            );
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "state still not saved; taking over at a later round");
+            if let Ok(mut unsaved) = shared.unsaved.lock() {
+                *unsaved = Some(engine);
+            }
+            false
+        }
     }
 }

@@ -12,7 +12,7 @@ use fluxbrain_core::{
 use fluxbrain_kube::collector::{ClusterConfig, CollectorConfig, KubeCollector};
 use fluxbrain_kube::runtime::{Observer, Runtime, RuntimeConfig, Step, Stopped, TokioClock};
 use fluxbrain_kube::{ConfigMapStore, LeaderElector, LeaseConfig};
-use fluxbrain_sim::{Simulator, State};
+use fluxbrain_sim::{Faults, Simulator, State};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -471,5 +471,57 @@ async fn a_held_incident_is_announced_when_the_group_wait_ends_without_any_chang
             "announced after {waited:?}, not when the 30 s group wait ended"
         );
     }
+    task.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_leader_that_steps_down_and_takes_over_again_repeats_nothing() {
+    // A slow destination (10 s a message): deliveries are in flight when the state cannot be
+    // saved for two seconds and the replica steps down, then takes over again at its next
+    // Lease round, long before those deliveries end.
+    let sim = simulator();
+    let (notifier, mut rx) = recorder(Duration::from_secs(10));
+    let task =
+        tokio::spawn(replica(&sim, "a", notifier, Arc::default()).run(std::future::pending()));
+    let first = next(&mut rx, Duration::from_secs(120)).await;
+    sim.set_faults(Faults {
+        error_rate: 1.0,
+        request_contains: Some("configmaps/fluxbrain-state".into()),
+        ..Faults::default()
+    });
+    set_ready(&sim, INFRA_CONFIGS, true);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    sim.set_faults(Faults::default());
+
+    // Every firing and the resolution arrive once; nothing is sent again, not even what
+    // the stepped-down engine was delivering when the new one loaded the state.
+    let mut ids = vec![first.id];
+    let mut resolved = 0;
+    while let Ok(Some(note)) = tokio::time::timeout(Duration::from_secs(300), rx.recv()).await {
+        if note.kind.as_str() == "resolved" {
+            assert_eq!(note.event.metadata.name, "infra-configs");
+            resolved += 1;
+        }
+        ids.push(note.id);
+    }
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "repeated: {ids:?}");
+    assert_eq!(resolved, 1);
+    assert_eq!(ids.len(), FAILING_AT_START + 1);
+    let saved = ConfigMapStore::new(
+        client(&sim),
+        "flux-system",
+        "fluxbrain-state",
+        Duration::from_secs(5),
+    )
+    .load()
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        saved.outbox.is_empty(),
+        "all acknowledged: {:?}",
+        saved.outbox
+    );
     task.abort();
 }
