@@ -52,6 +52,8 @@ pub struct ConfigMapStore {
     api: Api<ConfigMap>,
     namespace: String,
     name: String,
+    /// The control ConfigMap's name.
+    control: String,
     timeout: Duration,
     /// The head's resourceVersion and parts generation as last read or written.
     seen: Mutex<Option<Seen>>,
@@ -71,9 +73,19 @@ impl ConfigMapStore {
             api: Api::namespaced(client, namespace),
             namespace: namespace.to_owned(),
             name: name.to_owned(),
+            control: format!("{name}-control"),
             timeout,
             seen: Mutex::new(None),
         }
+    }
+
+    /// Reads and writes the control document (silences, acknowledgements) in ConfigMap
+    /// `name` instead of `<state name>-control`: the per-cluster states of a fleet share
+    /// one control document.
+    #[must_use]
+    pub fn with_control(mut self, name: &str) -> Self {
+        name.clone_into(&mut self.control);
+        self
     }
 
     fn unavailable(&self, what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -124,7 +136,7 @@ impl ConfigMapStore {
     }
 
     fn control_name(&self) -> String {
-        format!("{}-control", self.name)
+        self.control.clone()
     }
 
     fn part_name(&self, generation: &str, i: usize) -> String {

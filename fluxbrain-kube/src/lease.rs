@@ -67,7 +67,24 @@ struct Observed {
     transitions: i32,
 }
 
+impl Observed {
+    fn of(spec: &LeaseSpec) -> Self {
+        Observed {
+            holder: spec.holder_identity.clone(),
+            renew: spec.renew_time.as_ref().map(|t| t.0.to_string()),
+            transitions: spec.lease_transitions.unwrap_or(0),
+        }
+    }
+}
+
 impl LeaderElector {
+    /// Starts from what was already seen of the Lease (by another reader of it on this
+    /// replica): `spec`, unchanged since `since` on the local clock. Its expiry then counts
+    /// from `since`, not from this elector's first look.
+    pub fn seen_since(&mut self, spec: &LeaseSpec, since: Instant) {
+        self.observed = Some((Observed::of(spec), since));
+    }
+
     /// An elector for `config` through `client`.
     pub fn new(client: kube::Client, config: LeaseConfig) -> Self {
         LeaderElector {
@@ -149,11 +166,7 @@ impl LeaderElector {
             };
         };
         let spec = lease.spec.clone().unwrap_or_default();
-        let seen = Observed {
-            holder: spec.holder_identity.clone(),
-            renew: spec.renew_time.as_ref().map(|t| t.0.to_string()),
-            transitions: spec.lease_transitions.unwrap_or(0),
-        };
+        let seen = Observed::of(&spec);
         let changed_at = match &self.observed {
             Some((previous, at)) if *previous == seen => *at,
             _ => local_now,

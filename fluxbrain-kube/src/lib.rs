@@ -62,6 +62,7 @@
 pub mod collector;
 pub mod configmap_store;
 pub mod error;
+pub mod fleet;
 pub mod lease;
 pub mod runtime;
 pub use collector::{ClusterConfig, CollectorConfig, KubeCollector};

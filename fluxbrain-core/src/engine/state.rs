@@ -50,6 +50,71 @@ impl Default for State {
     }
 }
 
+impl State {
+    /// The part of this state that is about `cluster`: its incidents, the notifications about
+    /// them, their threads and history; the notifiers' health as it is (a destination's
+    /// pause holds for every cluster). A dead letter is kept when its incident is the
+    /// cluster's, and also when no incident of any cluster claims it (copied rather than
+    /// lost). Splits a state that held several clusters into one per cluster.
+    #[must_use]
+    pub fn for_cluster(&self, cluster: &str) -> State {
+        let incident_of = |id: &str| -> Option<String> {
+            self.incidents
+                .values()
+                .map(|r| (&r.key, &r.id))
+                .chain(self.history.iter().map(|h| (&h.key, &h.id)))
+                .find(|(_, incident)| id.starts_with(incident.as_str()))
+                .map(|(key, _)| key.cluster.clone())
+                .or_else(|| {
+                    self.outbox
+                        .iter()
+                        .find(|e| id.starts_with(e.notification.incident_id.as_str()))
+                        .map(|e| e.notification.event.metadata.cluster.clone())
+                })
+        };
+        let incidents: BTreeMap<IncidentKey, IncidentRecord> = self
+            .incidents
+            .iter()
+            .filter(|(key, _)| key.cluster == cluster)
+            .map(|(k, r)| (k.clone(), r.clone()))
+            .collect();
+        let outbox: Vec<OutboxEntry> = self
+            .outbox
+            .iter()
+            .filter(|e| e.notification.event.metadata.cluster == cluster)
+            .cloned()
+            .collect();
+        let threads = self
+            .threads
+            .iter()
+            .filter(|(id, _)| {
+                incidents.values().any(|r| &r.id == *id)
+                    || outbox.iter().any(|e| &e.notification.incident_id == *id)
+            })
+            .map(|(id, t)| (id.clone(), t.clone()))
+            .collect();
+        State {
+            version: self.version,
+            incidents,
+            outbox,
+            threads,
+            notifiers: self.notifiers.clone(),
+            dead_letters: self
+                .dead_letters
+                .iter()
+                .filter(|d| incident_of(&d.notification_id).is_none_or(|c| c == cluster))
+                .cloned()
+                .collect(),
+            history: self
+                .history
+                .iter()
+                .filter(|h| h.key.cluster == cluster)
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
 /// A notification waiting for some notifiers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxEntry {

@@ -3,6 +3,7 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod collector;
+mod fleet;
 mod lease;
 mod runtime;
 mod state_store;
