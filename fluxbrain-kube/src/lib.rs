@@ -9,6 +9,9 @@
 //! - [`ConfigMapStore`]: the engine's state in ConfigMaps (compressed, split past 1 MiB,
 //!   compare-and-swap writes, so a deposed leader cannot overwrite its successor).
 //! - [`LeaderElector`]: one Lease, client-go's protocol, so one replica of several works.
+//! - [`fleet`]: many clusters shared among replicas: a membership Lease per replica, a Lease
+//!   and a state document per cluster, owners by rendezvous hashing; each owned cluster runs a
+//!   [`Runtime`] of its own.
 //! - [`runtime`]: the continuous [`Runtime`] (observe on every change and every requeue,
 //!   deliver per notifier, lead on the Lease, shut down gracefully) and [`runtime::once`]
 //!   (a CronJob's run). Its clock is injected ([`runtime::Clock`]), so tests play it on
