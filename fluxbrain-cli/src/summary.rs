@@ -136,6 +136,15 @@ pub struct ClusterSummary {
     /// Why it cannot be read, when it cannot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Sharded by cluster: the replica holding its Lease (none while it moves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Since when that replica holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_since: Option<fluxbrain_core::Time>,
+    /// Sharded by cluster: watched by another replica, so not by this one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub elsewhere: bool,
 }
 
 impl From<&ClusterStatus> for ClusterSummary {
@@ -146,6 +155,25 @@ impl From<&ClusterStatus> for ClusterSummary {
             objects: status.objects as u64,
             unobserved: status.unobserved.iter().map(ToString::to_string).collect(),
             error: status.error.clone(),
+            owner: None,
+            owner_since: None,
+            elsewhere: false,
+        }
+    }
+}
+
+impl ClusterSummary {
+    /// A cluster another replica watches (or none, while it moves).
+    pub fn elsewhere(name: String, holder: fluxbrain_kube::fleet::Holder) -> Self {
+        ClusterSummary {
+            name,
+            synced: false,
+            objects: 0,
+            unobserved: Vec::new(),
+            error: None,
+            owner: holder.replica,
+            owner_since: holder.since,
+            elsewhere: true,
         }
     }
 }
@@ -459,13 +487,26 @@ fn notification_kind(id: &str) -> String {
 pub fn summary_text(summary: &Summary) -> String {
     let mut out = String::new();
     for c in &summary.clusters {
+        let owner = match (&c.owner, &c.owner_since) {
+            (Some(owner), Some(since)) => format!(" (owner {owner} since {since})"),
+            (Some(owner), None) => format!(" (owner {owner})"),
+            (None, _) if c.elsewhere => " (no owner: moving)".to_owned(),
+            (None, _) => String::new(),
+        };
+        if c.elsewhere {
+            out.push_str(&format!(
+                "cluster {}: watched by another replica{owner}\n",
+                c.name
+            ));
+            continue;
+        }
         let state = match (&c.error, c.synced) {
             (Some(e), _) => format!("unreachable: {e}"),
             (None, true) => "synced".to_owned(),
             (None, false) => "syncing".to_owned(),
         };
         out.push_str(&format!(
-            "cluster {}: {state}, {} objects",
+            "cluster {}: {state}, {} objects{owner}",
             c.name, c.objects
         ));
         if !c.unobserved.is_empty() {

@@ -74,7 +74,8 @@ impl Collector for LiveMetrics {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         let view = &self.0;
         let mut objects = Vec::new();
-        for (cluster, kinds) in &view.last().objects {
+        let objects_now = view.objects(&view.last());
+        for (cluster, kinds) in &objects_now {
             for (kind, healths) in kinds {
                 for (health, n) in healths {
                     let labels = vec![
@@ -179,7 +180,32 @@ impl Collector for LiveMetrics {
             .encode(&mut encoder)?;
         }
 
-        let clusters = view.collector.status();
+        if let super::Watched::Owned(fleet) = &view.watched {
+            let owned = fleet.ownership.owned();
+            let samples = fleet
+                .clusters
+                .iter()
+                .map(|c| {
+                    (
+                        vec![("cluster", c.clone())],
+                        u64::from(owned.contains_key(c)),
+                    )
+                })
+                .collect();
+            gauge(
+                "cluster_owned",
+                "1 on the replica that owns the cluster (holds its Lease and watches it)",
+                samples,
+            )
+            .encode(&mut encoder)?;
+            counter(
+                "ownership_changes",
+                "Clusters this replica took over or gave up",
+                vec![(Vec::new(), fleet.ownership.changes())],
+            )
+            .encode(&mut encoder)?;
+        }
+        let clusters = view.watched.status();
         let synced = clusters
             .iter()
             .map(|c| {
@@ -211,7 +237,7 @@ impl Collector for LiveMetrics {
         )
         .encode(&mut encoder)?;
 
-        let m = view.collector.metrics();
+        let m = view.watched.metrics();
         let one = |n: u64| vec![(Vec::new(), n)];
         counter(
             "kube_requests",

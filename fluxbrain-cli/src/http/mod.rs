@@ -65,10 +65,75 @@ pub struct Live {
     delivery: Family<Vec<(String, String)>, Histogram>,
 }
 
+/// The clusters this replica watches.
+#[derive(Debug)]
+pub(crate) enum Watched {
+    /// One collector watches every cluster (no sharding).
+    All(Arc<KubeCollector>),
+    /// Sharded by cluster: only the clusters this replica owns.
+    Owned(Fleet),
+}
+
+/// What a sharded replica knows of the fleet.
+pub(crate) struct Fleet {
+    pub ownership: Arc<fluxbrain_kube::fleet::Ownership>,
+    /// Every configured cluster, in configuration order.
+    pub clusters: Vec<String>,
+    /// Where the cluster Leases are.
+    pub home: kube::Client,
+    pub namespace: String,
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("clusters", &self.clusters)
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Watched {
+    /// The watched clusters' state.
+    pub(crate) fn status(&self) -> Vec<fluxbrain_kube::collector::ClusterStatus> {
+        match self {
+            Watched::All(collector) => collector.status(),
+            Watched::Owned(fleet) => fleet
+                .ownership
+                .collectors()
+                .values()
+                .flat_map(|c| c.status())
+                .collect(),
+        }
+    }
+
+    /// The watched clusters' collector counters, added up.
+    pub(crate) fn metrics(&self) -> fluxbrain_kube::collector::Metrics {
+        match self {
+            Watched::All(collector) => collector.metrics(),
+            Watched::Owned(fleet) => {
+                let mut all = fluxbrain_kube::collector::Metrics::default();
+                for collector in fleet.ownership.collectors().values() {
+                    all.add(&collector.metrics());
+                }
+                all
+            }
+        }
+    }
+
+    /// Whether object counts of `cluster` are this replica's to report.
+    fn reports(&self, cluster: &str) -> bool {
+        match self {
+            Watched::All(_) => true,
+            Watched::Owned(fleet) => fleet.ownership.owned().contains_key(cluster),
+        }
+    }
+}
+
 /// The live state the endpoints and the metrics read.
 #[derive(Debug)]
 pub(crate) struct View {
-    collector: Arc<KubeCollector>,
+    watched: Watched,
     /// The engine of the lease holder, `None` on a standby replica.
     engine: RwLock<Option<Arc<Engine>>>,
     /// Where a standby reads the state the leader saved.
@@ -106,8 +171,36 @@ impl Live {
         wake: Arc<tokio::sync::Notify>,
         token: Option<String>,
     ) -> Self {
+        Self::watching(Watched::All(collector), store, control_store, wake, token)
+    }
+
+    /// Endpoints of a sharded replica: the clusters it owns, and (for `/v1`) the state every
+    /// owner saved, read from `store`.
+    pub(crate) fn fleet(
+        fleet: Fleet,
+        store: Arc<dyn StateStore>,
+        control_store: Arc<dyn StateStore>,
+        wake: Arc<tokio::sync::Notify>,
+        token: Option<String>,
+    ) -> Self {
+        Self::watching(
+            Watched::Owned(fleet),
+            Some(store),
+            control_store,
+            wake,
+            token,
+        )
+    }
+
+    fn watching(
+        watched: Watched,
+        store: Option<Arc<dyn StateStore>>,
+        control_store: Arc<dyn StateStore>,
+        wake: Arc<tokio::sync::Notify>,
+        token: Option<String>,
+    ) -> Self {
         let view = Arc::new(View {
-            collector,
+            watched,
             engine: RwLock::new(None),
             store,
             control_store,
@@ -170,16 +263,39 @@ impl Live {
             .with_state(Summary::of_state)
             .await?
             .with_control(&control, crate::operate::now());
-        let last = self.last();
-        summary.leading = Some(last.leading);
-        summary.objects = last.objects.clone();
+        {
+            let last = self.last();
+            summary.leading = Some(last.leading);
+            summary.objects = self.view.objects(&last);
+        }
         summary.clusters = self
             .view
-            .collector
+            .watched
             .status()
             .iter()
             .map(ClusterSummary::from)
             .collect();
+        if let Watched::Owned(fleet) = &self.view.watched {
+            summary.leading = None;
+            let holders = fluxbrain_kube::fleet::holders(
+                &fleet.home,
+                &fleet.namespace,
+                &fleet.clusters,
+                std::time::Duration::from_secs(10),
+            )
+            .await?;
+            for (name, holder) in holders {
+                match summary.clusters.iter_mut().find(|c| c.name == name) {
+                    Some(c) => {
+                        c.owner = holder.replica;
+                        c.owner_since = holder.since;
+                    }
+                    None => summary
+                        .clusters
+                        .push(ClusterSummary::elsewhere(name, holder)),
+                }
+            }
+        }
         Ok(summary)
     }
 
@@ -256,8 +372,11 @@ impl Observer for Live {
         self.steps.observe(step.took.as_secs_f64());
         let mut last = self.last();
         last.state_error = step.state_error.clone();
-        // Only what this step saw: a cluster that could not be read has no counts.
-        last.objects.clear();
+        // What this step saw: a cluster that could not be read has no counts (a sharded
+        // replica's steps are per cluster: the others' counts stay).
+        for failed in step.observations.iter().filter_map(|o| o.as_ref().err()) {
+            last.objects.remove(&failed.cluster);
+        }
         for observation in step.observations.iter().flatten() {
             let snapshot = &observation.snapshot;
             let mut kinds: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
@@ -291,6 +410,18 @@ impl Observer for Live {
 }
 
 impl View {
+    /// Object counts by cluster, kind and health, of the clusters this replica reports.
+    fn objects(
+        &self,
+        last: &LastStep,
+    ) -> BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>> {
+        last.objects
+            .iter()
+            .filter(|(cluster, _)| self.watched.reports(cluster))
+            .map(|(c, k)| (c.clone(), k.clone()))
+            .collect()
+    }
+
     fn current(&self) -> Option<Arc<Engine>> {
         self.engine
             .read()
@@ -344,7 +475,7 @@ pub async fn serve(
 
 async fn readyz(Extract(live): Extract<Arc<Live>>) -> Response {
     let mut reasons = Vec::new();
-    for cluster in live.view.collector.status() {
+    for cluster in live.view.watched.status() {
         match (&cluster.error, cluster.synced) {
             (Some(e), _) => reasons.push(format!("cluster {}: {e}", cluster.name)),
             (None, false) => reasons.push(format!("cluster {}: not synced yet", cluster.name)),

@@ -12,6 +12,7 @@ mod reference;
 mod render;
 mod run;
 mod secrets;
+mod sharding;
 mod status;
 
 use std::io::{BufRead, BufReader};

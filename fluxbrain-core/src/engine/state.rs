@@ -51,6 +51,32 @@ impl Default for State {
 }
 
 impl State {
+    /// The states of several clusters as one (the inverse of [`State::for_cluster`]), to read
+    /// them together: incidents, outboxes, threads, dead letters and histories side by side;
+    /// each notifier's counts added up, its pause the longest.
+    #[must_use]
+    pub fn merged(parts: impl IntoIterator<Item = State>) -> State {
+        let mut all = State::default();
+        for part in parts {
+            all.incidents.extend(part.incidents);
+            all.outbox.extend(part.outbox);
+            all.threads.extend(part.threads);
+            all.dead_letters.extend(part.dead_letters);
+            all.history.extend(part.history);
+            for (name, health) in part.notifiers {
+                let into = all.notifiers.entry(name).or_default();
+                into.failures = into.failures.max(health.failures);
+                into.paused_until = into.paused_until.max(health.paused_until);
+                into.sent += health.sent;
+                into.failed += health.failed;
+                into.throttled += health.throttled;
+                into.throttled_until = into.throttled_until.max(health.throttled_until);
+            }
+        }
+        all.history.sort_by_key(|h| h.resolved);
+        all
+    }
+
     /// The part of this state that is about `cluster`: its incidents, the notifications about
     /// them, their threads and history; the notifiers' health as it is (a destination's
     /// pause holds for every cluster). A dead letter is kept when its incident is the

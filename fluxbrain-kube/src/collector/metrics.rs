@@ -77,6 +77,26 @@ pub struct Metrics {
     pub log_lines: u64,
 }
 
+impl Metrics {
+    /// Adds `other`'s counts to these (the collectors of several clusters as one).
+    pub fn add(&mut self, other: &Metrics) {
+        self.requests += other.requests;
+        for (class, n) in &other.api_errors {
+            *self.api_errors.entry(*class).or_default() += n;
+        }
+        for (key, n) in &other.failed_requests {
+            *self.failed_requests.entry(key.clone()).or_default() += n;
+        }
+        self.forbidden_kinds += other.forbidden_kinds;
+        self.watch_restarts += other.watch_restarts;
+        self.watch_resyncs += other.watch_resyncs;
+        self.relists += other.relists;
+        self.objects_skipped += other.objects_skipped;
+        self.log_requests += other.log_requests;
+        self.log_lines += other.log_lines;
+    }
+}
+
 fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
 }

@@ -23,6 +23,7 @@
 //! can expire (the runtime's lease margin).
 
 pub mod membership;
+pub mod merged;
 pub mod migrate;
 pub mod names;
 pub mod rendezvous;
@@ -87,6 +88,8 @@ impl FleetConfig {
 pub struct Ownership {
     owned: Mutex<BTreeMap<String, Time>>,
     changes: AtomicU64,
+    /// The collector of every cluster this replica watches (owned, or being handed over).
+    collectors: Mutex<BTreeMap<String, Arc<KubeCollector>>>,
 }
 
 impl Ownership {
@@ -102,6 +105,25 @@ impl Ownership {
     /// How many times a cluster was taken over or given up by this replica.
     pub fn changes(&self) -> u64 {
         self.changes.load(Ordering::Relaxed)
+    }
+
+    /// The collectors of the clusters this replica watches now, by cluster.
+    pub fn collectors(&self) -> BTreeMap<String, Arc<KubeCollector>> {
+        self.collectors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn watching(&self, cluster: &str, collector: Option<Arc<KubeCollector>>) {
+        let mut map = self
+            .collectors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match collector {
+            Some(c) => map.insert(cluster.to_owned(), c),
+            None => map.remove(cluster),
+        };
     }
 
     fn set(&self, cluster: &str, owned: bool, now: Time) {
@@ -122,17 +144,31 @@ impl Ownership {
     }
 }
 
-/// Records a cluster runtime's leadership as ownership.
-#[derive(Debug)]
+/// Records a cluster runtime's leadership as ownership; passes its steps, deliveries and
+/// failures on to the fleet's observer.
 struct Owner {
     cluster: String,
     ownership: Arc<Ownership>,
     clock: Arc<dyn Clock>,
+    outer: Arc<dyn Observer>,
 }
 
 impl Observer for Owner {
     fn leading(&self, leading: bool) {
         self.ownership.set(&self.cluster, leading, self.clock.now());
+    }
+
+    fn step(&self, step: &crate::runtime::Step<'_>) {
+        self.outer.step(step);
+    }
+
+    fn engine_failed(&self, error: &str) {
+        self.outer
+            .engine_failed(&format!("cluster {}: {error}", self.cluster));
+    }
+
+    fn delivered(&self, notifier: &str, waited: &[Duration]) {
+        self.outer.delivered(notifier, waited);
     }
 }
 
@@ -155,6 +191,7 @@ struct Setup {
     engine: EngineConfig,
     clock: Arc<dyn Clock>,
     ownership: Arc<Ownership>,
+    observer: Arc<dyn Observer>,
 }
 
 /// One replica of a fleet; see the [module documentation](self).
@@ -202,6 +239,7 @@ impl Fleet {
                 engine: EngineConfig::default(),
                 clock: Arc::new(SystemClock),
                 ownership: Arc::new(Ownership::default()),
+                observer: Arc::new(crate::runtime::Ignore),
             },
         })
     }
@@ -224,6 +262,14 @@ impl Fleet {
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.setup.clock = clock;
+        self
+    }
+
+    /// Who hears about every cluster runtime's steps, deliveries and failures (leadership
+    /// is the fleet's [`Ownership`]).
+    #[must_use]
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.setup.observer = observer;
         self
     }
 
@@ -351,6 +397,7 @@ async fn own_cluster(
         }
     };
     collector.start();
+    setup.ownership.watching(&name, Some(collector.clone()));
     // The first lists arrive while the Lease is renewed (the runtime renews from its first
     // step on).
     {
@@ -367,6 +414,7 @@ async fn own_cluster(
         cluster: name.clone(),
         ownership: setup.ownership.clone(),
         clock: setup.clock.clone(),
+        outer: setup.observer.clone(),
     });
     let runtime = Runtime::new(collector, (setup.stores)(&name), setup.notifiers.clone())
         .analyzer(setup.analyzer.clone())
@@ -381,5 +429,66 @@ async fn own_cluster(
         })
         .await;
     setup.ownership.set(&name, false, setup.clock.now());
+    setup.ownership.watching(&name, None);
     tracing::info!(cluster = %name, outcome = ?stopped, "gave the cluster up");
+}
+
+/// Who holds a cluster's Lease, as the home cluster says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// The replica, while its Lease is held and not run out.
+    pub replica: Option<String>,
+    /// Since when it holds it (`acquireTime`).
+    pub since: Option<Time>,
+}
+
+/// Every cluster's Lease holder (one list of the namespace's Leases): what `/v1/summary`
+/// shows. A Lease released, missing, or not renewed for its duration has no holder.
+///
+/// # Errors
+/// The home cluster's answer when the Leases cannot be listed.
+pub async fn holders(
+    home: &kube::Client,
+    namespace: &str,
+    clusters: &[String],
+    timeout: Duration,
+) -> Result<BTreeMap<String, Holder>, String> {
+    let api: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(home.clone(), namespace);
+    let leases =
+        match tokio::time::timeout(timeout, api.list(&kube::api::ListParams::default())).await {
+            Ok(Ok(list)) => list.items,
+            Ok(Err(e)) => return Err(format!("listing Leases in {namespace}: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "listing Leases in {namespace}: no answer within {timeout:?}"
+                ));
+            }
+        };
+    let by_name: BTreeMap<String, LeaseSpec> = leases
+        .into_iter()
+        .filter_map(|l| Some((l.metadata.name?, l.spec.unwrap_or_default())))
+        .collect();
+    let now = jiff::Timestamp::now();
+    Ok(clusters
+        .iter()
+        .map(|cluster| {
+            let spec = by_name.get(&names::lease_name(cluster));
+            let live = spec.filter(|s| {
+                let duration = jiff::SignedDuration::from_secs(i64::from(
+                    s.lease_duration_seconds.unwrap_or(15),
+                ));
+                s.renew_time.as_ref().is_some_and(|r| r.0 + duration > now)
+            });
+            let holder = Holder {
+                replica: live
+                    .and_then(|s| s.holder_identity.clone())
+                    .filter(|h| !h.is_empty()),
+                since: live
+                    .and_then(|s| s.acquire_time.as_ref())
+                    .map(|t| Time::new(t.0)),
+            };
+            (cluster.clone(), holder)
+        })
+        .collect())
 }

@@ -16,9 +16,10 @@ pub fn lease_name(cluster: &str) -> String {
     object_name("fluxbrain-", cluster, cluster.starts_with("member-"))
 }
 
-/// The state ConfigMap of `cluster`: `fluxbrain-state-<cluster>`.
-pub fn state_name(cluster: &str) -> String {
-    object_name("fluxbrain-state-", cluster, false)
+/// The state ConfigMap of `cluster` when the single-document state was ConfigMap `base`:
+/// `<base>-<cluster>` (`fluxbrain-state-<cluster>` by default).
+pub fn state_name(base: &str, cluster: &str) -> String {
+    object_name(&format!("{base}-"), cluster, false)
 }
 
 /// The prefix of membership Leases.
@@ -72,7 +73,10 @@ mod tests {
     #[test]
     fn valid_names_are_kept_as_they_are() {
         assert_eq!(lease_name("prod-eu-1"), "fluxbrain-prod-eu-1");
-        assert_eq!(state_name("prod-eu-1"), "fluxbrain-state-prod-eu-1");
+        assert_eq!(
+            state_name("fluxbrain-state", "prod-eu-1"),
+            "fluxbrain-state-prod-eu-1"
+        );
         assert_eq!(
             member_name("fluxbrain-7d9f-x2"),
             "fluxbrain-member-fluxbrain-7d9f-x2"
@@ -94,7 +98,10 @@ mod tests {
         let leases: Vec<String> = names.iter().map(|n| lease_name(n)).collect();
         for (name, lease) in names.iter().zip(&leases) {
             assert!(is_dns_subdomain(lease), "{name:?} -> {lease}");
-            assert!(is_dns_subdomain(&state_name(name)), "{name:?}");
+            assert!(
+                is_dns_subdomain(&state_name("fluxbrain-state", name)),
+                "{name:?}"
+            );
             assert!(is_dns_subdomain(&member_name(name)), "{name:?}");
         }
         let distinct: std::collections::BTreeSet<&String> = leases.iter().collect();

@@ -89,7 +89,7 @@ impl World {
             let own = ConfigMapStore::new(
                 home.clone(),
                 "flux-system",
-                &state_name(cluster),
+                &state_name("fluxbrain-state", cluster),
                 Duration::from_secs(5),
             )
             .with_control("fluxbrain-state-control");
@@ -333,7 +333,7 @@ async fn a_single_document_state_is_moved_to_one_per_cluster() {
         let own = ConfigMapStore::new(
             client(world.home()),
             "flux-system",
-            &state_name(&cluster_name(i)),
+            &state_name("fluxbrain-state", &cluster_name(i)),
             Duration::from_secs(5),
         );
         let state = own.load().await.unwrap().unwrap();

@@ -4,6 +4,7 @@
 //! Flags and variables are read raw, then validated together (`settings`), before any
 //! cluster is contacted; the work itself is `fluxbrain-kube`'s runtime.
 
+mod fleet;
 mod settings;
 
 use std::process::ExitCode;
@@ -69,6 +70,11 @@ pub struct Args {
     /// under ~/.local/state otherwise).
     #[arg(long, env = "FLUXBRAIN_STATE")]
     pub(crate) state: Option<String>,
+    /// `off`: replicas share one Lease and one state document, the holder watches every
+    /// cluster. `cluster`: the clusters are shared out among the replicas, a Lease and a state
+    /// ConfigMap each (`<state name>-<cluster>`); needs continuous mode and configmap state.
+    #[arg(long, env = "FLUXBRAIN_SHARDING", default_value = "off")]
+    pub(crate) sharding: String,
     /// Full resync interval in continuous mode (`5m`; longer than zero).
     #[arg(long, env = "FLUXBRAIN_REQUEUE_INTERVAL", default_value = "5m")]
     pub(crate) requeue_interval: String,
@@ -134,7 +140,7 @@ pub struct Args {
 }
 
 /// Bound of state-store API calls.
-const STORE_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const STORE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs the command.
 pub fn run(args: Args, given: Given<'_>) -> ExitCode {
@@ -165,6 +171,14 @@ async fn run_async(settings: RunSettings) -> Result<ExitCode, CliError> {
     let collector = Arc::new(KubeCollector::new(collector_config)?);
     if settings.emit == Emit::Ndjson {
         return Ok(emit_ndjson(&collector.collect().await, &settings));
+    }
+    if settings.sharding
+        && let (StateSpec::ConfigMap { namespace, name }, Some(home)) =
+            (settings.state.clone(), store_client.clone())
+    {
+        // Each owner watches its clusters with collectors of its own.
+        drop(collector);
+        return fleet::run(settings, home, namespace, name).await;
     }
     let store = settings
         .state

@@ -31,6 +31,8 @@ pub(super) struct RunSettings {
     pub once: bool,
     pub emit: Emit,
     pub state: StateSpec,
+    /// The clusters shared among replicas (`FLUXBRAIN_SHARDING=cluster`).
+    pub sharding: bool,
     pub requeue_interval: Duration,
     pub endpoints: Endpoints,
     pub api_token: Option<String>,
@@ -67,6 +69,28 @@ impl RunSettings {
         let state = problems
             .parse("state", args.state.as_deref(), str::parse::<StateSpec>)
             .unwrap_or_else(|| StateSpec::default_for(&env, &args.flux_namespace));
+        let sharding = match args.sharding.trim() {
+            "off" => false,
+            "cluster" => true,
+            other => {
+                problems.add("sharding", format!("{other:?} is not off or cluster"));
+                false
+            }
+        };
+        if sharding && once {
+            problems.add(
+                "sharding",
+                "cluster sharding shares clusters among the replicas of a Deployment: it needs continuous mode, not once",
+            );
+        }
+        if sharding && !matches!(state, StateSpec::ConfigMap { .. }) {
+            problems.add(
+                "sharding",
+                format!(
+                    "cluster sharding keeps each cluster's state where every replica reads it: it needs configmap:NAMESPACE/NAME state, not {state}"
+                ),
+            );
+        }
         let requeue_interval = problems
             .parse(
                 "requeue_interval",
@@ -232,6 +256,7 @@ impl RunSettings {
             once,
             emit: args.emit,
             state,
+            sharding,
             requeue_interval,
             endpoints,
             api_token,
