@@ -217,3 +217,73 @@ pub fn proc_status(key: &str) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// A generated cluster: `objects` Flux objects over the ten kinds and 50 namespaces (a quarter
+/// failing), `events` Events about them, five controller pods.
+pub fn generated_cluster(objects: usize, events: usize) -> Result<fluxbrain_sim::State, String> {
+    let mut state = fluxbrain_sim::State::new();
+    let per_kind = objects / FLUX_KINDS.len();
+    let mut targets = Vec::with_capacity(objects);
+    for (k, (_, api_version, kind)) in FLUX_KINDS.iter().enumerate() {
+        for i in 0..per_kind {
+            let ns = format!("team-{:02}", i % NAMESPACES);
+            let name = format!("{}-{i:06}", kind.to_ascii_lowercase());
+            let (status, reason) = if i % 4 == 0 {
+                ("False", "ReconciliationFailed")
+            } else {
+                ("True", "ReconciliationSucceeded")
+            };
+            let uid = format!("{k:08x}-0000-4000-8000-{i:012x}");
+            state
+                .insert(json!({
+                    "apiVersion": api_version, "kind": kind,
+                    "metadata": {"name": name, "namespace": ns, "uid": uid, "generation": 2,
+                        "creationTimestamp": "2026-01-12T14:03:27Z",
+                        "labels": {"kustomize.toolkit.fluxcd.io/name": "flux-system"}},
+                    "spec": {"interval": "10m0s", "path": format!("./apps/{name}"), "prune": true,
+                        "sourceRef": {"kind": "GitRepository", "name": "flux-system", "namespace": "flux-system"}},
+                    "status": {"observedGeneration": 2,
+                        "lastAttemptedRevision": format!("main@sha1:{:040x}", i * 7919 + k),
+                        "conditions": [{"type": "Ready", "status": status, "reason": reason,
+                            "message": format!("{kind} {ns}/{name}: {reason}"),
+                            "lastTransitionTime": "2026-04-21T09:14:07Z", "observedGeneration": 2}]}
+                }))
+                .map_err(|e| e.to_string())?;
+            targets.push((*api_version, *kind, ns, name, uid));
+        }
+    }
+    for e in 0..events {
+        let Some((api_version, kind, ns, name, uid)) = targets.get(e % targets.len().max(1)) else {
+            break;
+        };
+        let ts = format!("2026-04-21T09:{:02}:{:02}Z", (e / 60) % 60, e % 60);
+        state
+            .insert(json!({
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": format!("{name}.{e:016x}"), "namespace": ns},
+                "involvedObject": {"apiVersion": api_version, "kind": kind, "name": name, "namespace": ns, "uid": uid},
+                "reason": if e % 3 == 0 { "ReconciliationFailed" } else { "Progressing" },
+                "message": format!("event {e} about {kind} {ns}/{name}"),
+                "type": if e % 3 == 0 { "Warning" } else { "Normal" },
+                "count": 1 + e % 5, "firstTimestamp": ts, "lastTimestamp": ts,
+                "source": {"component": "kustomize-controller"}, "reportingComponent": "kustomize-controller"
+            }))
+            .map_err(|e| e.to_string())?;
+    }
+    for controller in [
+        "kustomize-controller",
+        "helm-controller",
+        "source-controller",
+        "image-reflector-controller",
+        "image-automation-controller",
+    ] {
+        state
+            .insert(json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": format!("{controller}-6d8f7b9c5d-q4x7m"), "namespace": "flux-system",
+                    "labels": {"app": controller}, "creationTimestamp": "2026-04-20T22:04:30Z"},
+                "spec": {"containers": [{"name": "manager", "image": format!("ghcr.io/fluxcd/{controller}:v1.8.2")}]},
+                "status": {"phase": "Running"}}))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(state)
+}

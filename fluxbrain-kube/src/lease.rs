@@ -110,6 +110,11 @@ impl LeaderElector {
         self.config.duration
     }
 
+    /// When this replica last renewed (or acquired) the Lease, while it leads.
+    pub fn renewed_at(&self) -> Option<Instant> {
+        self.leading_since_renewal
+    }
+
     /// Whether this replica holds the lease at `now`: its last renewal is younger than the
     /// lease duration.
     pub fn is_leader(&self, now: Instant) -> bool {

@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 
 use fluxbrain_core::Collector;
 use fluxbrain_kube::collector::{ClusterConfig, CollectorConfig, KubeCollector};
-use fluxbrain_sim::{Config, Simulator, State};
+use fluxbrain_sim::{Config, Simulator};
 use serde_json::json;
 
-use fluxbrain_benches::{FLUX_KINDS as KINDS, NAMESPACES, proc_status};
+use fluxbrain_benches::{FLUX_KINDS as KINDS, NAMESPACES, generated_cluster, proc_status};
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -66,7 +66,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn serve(args: &[String]) -> Result<()> {
     let objects = flag(args, "--objects", 10_000);
     let events = flag(args, "--events", 30_000);
-    let state = generate(objects, events)?;
+    let state = generated_cluster(objects, events)?;
     let config = Config {
         start: "2026-04-21T09:30:00Z".parse().map_err(|e| format!("{e}"))?,
         history_limit: 100_000,
@@ -90,76 +90,6 @@ fn serve(args: &[String]) -> Result<()> {
         drop(server);
         Ok(())
     })
-}
-
-/// A generated cluster: `objects` Flux objects over the ten kinds and 50 namespaces (a quarter
-/// failing), `events` Events about them, five controller pods.
-fn generate(objects: usize, events: usize) -> Result<State> {
-    let mut state = State::new();
-    let per_kind = objects / KINDS.len();
-    let mut targets = Vec::with_capacity(objects);
-    for (k, (_, api_version, kind)) in KINDS.iter().enumerate() {
-        for i in 0..per_kind {
-            let ns = format!("team-{:02}", i % NAMESPACES);
-            let name = format!("{}-{i:06}", kind.to_ascii_lowercase());
-            let (status, reason) = if i % 4 == 0 {
-                ("False", "ReconciliationFailed")
-            } else {
-                ("True", "ReconciliationSucceeded")
-            };
-            let uid = format!("{k:08x}-0000-4000-8000-{i:012x}");
-            state
-                .insert(json!({
-                    "apiVersion": api_version, "kind": kind,
-                    "metadata": {"name": name, "namespace": ns, "uid": uid, "generation": 2,
-                        "creationTimestamp": "2026-01-12T14:03:27Z",
-                        "labels": {"kustomize.toolkit.fluxcd.io/name": "flux-system"}},
-                    "spec": {"interval": "10m0s", "path": format!("./apps/{name}"), "prune": true,
-                        "sourceRef": {"kind": "GitRepository", "name": "flux-system", "namespace": "flux-system"}},
-                    "status": {"observedGeneration": 2,
-                        "lastAttemptedRevision": format!("main@sha1:{:040x}", i * 7919 + k),
-                        "conditions": [{"type": "Ready", "status": status, "reason": reason,
-                            "message": format!("{kind} {ns}/{name}: {reason}"),
-                            "lastTransitionTime": "2026-04-21T09:14:07Z", "observedGeneration": 2}]}
-                }))
-                .map_err(|e| e.to_string())?;
-            targets.push((*api_version, *kind, ns, name, uid));
-        }
-    }
-    for e in 0..events {
-        let Some((api_version, kind, ns, name, uid)) = targets.get(e % targets.len().max(1)) else {
-            break;
-        };
-        let ts = format!("2026-04-21T09:{:02}:{:02}Z", (e / 60) % 60, e % 60);
-        state
-            .insert(json!({
-                "apiVersion": "v1", "kind": "Event",
-                "metadata": {"name": format!("{name}.{e:016x}"), "namespace": ns},
-                "involvedObject": {"apiVersion": api_version, "kind": kind, "name": name, "namespace": ns, "uid": uid},
-                "reason": if e % 3 == 0 { "ReconciliationFailed" } else { "Progressing" },
-                "message": format!("event {e} about {kind} {ns}/{name}"),
-                "type": if e % 3 == 0 { "Warning" } else { "Normal" },
-                "count": 1 + e % 5, "firstTimestamp": ts, "lastTimestamp": ts,
-                "source": {"component": "kustomize-controller"}, "reportingComponent": "kustomize-controller"
-            }))
-            .map_err(|e| e.to_string())?;
-    }
-    for controller in [
-        "kustomize-controller",
-        "helm-controller",
-        "source-controller",
-        "image-reflector-controller",
-        "image-automation-controller",
-    ] {
-        state
-            .insert(json!({"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": format!("{controller}-6d8f7b9c5d-q4x7m"), "namespace": "flux-system",
-                    "labels": {"app": controller}, "creationTimestamp": "2026-04-20T22:04:30Z"},
-                "spec": {"containers": [{"name": "manager", "image": format!("ghcr.io/fluxcd/{controller}:v1.8.2")}]},
-                "status": {"phase": "Running"}}))
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(state)
 }
 
 /// A simulator child process; closing its stdin (drop) ends it.

@@ -272,9 +272,12 @@ impl Runtime {
             };
             if let Ok(mut until) = shared.leading_until.lock() {
                 *until = match (&self.elector, leading) {
-                    (Some(elector), true) => {
-                        Some(round + elector.duration().saturating_sub(self.config.lease_margin))
-                    }
+                    // From the last renewal that succeeded, not from this round: a replica
+                    // that cannot renew stops delivering a margin before its Lease can run
+                    // out, however many rounds it still believes it leads.
+                    (Some(elector), true) => elector.renewed_at().map(|renewed| {
+                        renewed + elector.duration().saturating_sub(self.config.lease_margin)
+                    }),
                     (Some(_), false) => None,
                     (None, _) => Some(round + Duration::from_secs(365 * 24 * 3600)),
                 };

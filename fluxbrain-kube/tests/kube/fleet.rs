@@ -4,8 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use axum::response::IntoResponse;
 use fluxbrain_core::{Notification, Notifier, Receipt, StateStore, Time};
 use fluxbrain_kube::ConfigMapStore;
 use fluxbrain_kube::collector::{ClusterConfig, CollectorConfig};
@@ -23,11 +25,13 @@ const CLUSTERS: usize = 12;
 /// Failing objects of the fixture cluster, so firings per cluster.
 const FAILING: usize = 9;
 
-/// Tells the test what it sent, and which replica sent it.
+/// Tells the test what it sent, and which replica sent it; refuses (retryably) while
+/// `down` is set.
 #[derive(Debug)]
 struct Recorder {
     replica: &'static str,
     seen: mpsc::UnboundedSender<(&'static str, Notification)>,
+    down: Arc<AtomicBool>,
 }
 
 #[async_trait::async_trait]
@@ -41,6 +45,13 @@ impl Notifier for Recorder {
         note: &Notification,
         _: Option<&Receipt>,
     ) -> Result<Receipt, fluxbrain_core::DeliveryError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(fluxbrain_core::DeliveryError {
+                notifier: "recorder".into(),
+                message: "down".into(),
+                retry: fluxbrain_core::Retry::After(None),
+            });
+        }
         let _ = self.seen.send((self.replica, note.clone()));
         Ok(Receipt::default())
     }
@@ -106,18 +117,38 @@ impl World {
 
     /// Replica `identity`, running; its ownership.
     fn replica(&self, identity: &'static str) -> (tokio::task::JoinHandle<()>, Arc<Ownership>) {
+        self.replica_with(identity, client(self.home()), Arc::default())
+    }
+
+    /// Replica `identity` reaching the home cluster through `home`, its notifier down while
+    /// `down` is set; retries after 1 s.
+    fn replica_with(
+        &self,
+        identity: &'static str,
+        home: kube::Client,
+        down: Arc<AtomicBool>,
+    ) -> (tokio::task::JoinHandle<()>, Arc<Ownership>) {
         let notifier = Arc::new(Recorder {
             replica: identity,
             seen: self.seen.clone(),
+            down,
         });
+        let engine = fluxbrain_core::EngineConfig {
+            backoff: fluxbrain_core::engine::Backoff {
+                base: Duration::from_secs(1),
+                cap: Duration::from_secs(1),
+            },
+            ..fluxbrain_core::EngineConfig::default()
+        };
         let fleet = Fleet::new(
-            client(self.home()),
+            home,
             FleetConfig::new("flux-system", identity),
             self.collector(),
             self.stores(),
             vec![notifier],
         )
         .unwrap()
+        .engine_config(engine)
         .clock(Arc::new(TokioClock::starting_at(
             Time::parse(START).unwrap(),
         )));
@@ -306,6 +337,7 @@ async fn a_single_document_state_is_moved_to_one_per_cluster() {
     let notifier = Arc::new(Recorder {
         replica: "single",
         seen: world.seen.clone(),
+        down: Arc::default(),
     });
     let single = tokio::spawn(
         fluxbrain_kube::Runtime::new(collector, legacy.clone(), vec![notifier])
@@ -367,4 +399,71 @@ async fn two_clusters_of_one_name_are_refused() {
             .to_string()
             .contains("\"cluster-00\" is given twice")
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replica_cut_off_from_the_home_cluster_stops_delivering_before_its_leases_run_out() {
+    let mut world = World::new();
+    // c reaches the home cluster (Leases, state) through a switch; its clusters directly.
+    let cut = Arc::new(AtomicBool::new(false));
+    let c_home = {
+        let cut = cut.clone();
+        let router = world.home().service().layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let cut = cut.load(Ordering::SeqCst);
+                async move {
+                    if cut {
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response()
+                    } else {
+                        next.run(request).await
+                    }
+                }
+            },
+        ));
+        kube::Client::new(router, "default")
+    };
+    let c_down = Arc::new(AtomicBool::new(false));
+    let (a, _) = world.replica("a");
+    let (b, _) = world.replica("b");
+    let (c, _) = world.replica_with("c", c_home, c_down.clone());
+    let got = world.received(Duration::from_secs(90)).await;
+    assert_no_repeats(&got);
+    assert_eq!(got.len(), CLUSTERS * FAILING);
+    let holders = world.holders();
+    let c_clusters: Vec<String> = holders
+        .iter()
+        .filter(|(_, h)| *h == "c")
+        .map(|(c, _)| c.clone())
+        .collect();
+    assert_eq!(c_clusters.len(), 4, "{holders:?}");
+
+    // c's destination is down when a recovery in each of its clusters is saved (durable,
+    // pending); then c is cut off from the home cluster, and its destination comes back just
+    // after c's Leases could last have been renewed, before they run out.
+    c_down.store(true, Ordering::SeqCst);
+    for cluster in &c_clusters {
+        let i: usize = cluster["cluster-".len()..].parse().unwrap();
+        recover_infra_configs(&world.sims[i]);
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    cut.store(true, Ordering::SeqCst);
+    let mut after = world.received(Duration::from_secs(13)).await;
+    c_down.store(false, Ordering::SeqCst);
+    after.extend(world.received(Duration::from_secs(60)).await);
+    assert!(
+        after.iter().all(|(by, _)| *by != "c"),
+        "c delivered while cut off: {:?}",
+        after.iter().map(|(by, n)| (by, &n.id)).collect::<Vec<_>>()
+    );
+    // a and b took c's clusters over and sent each pending resolution once.
+    assert_no_repeats(&after);
+    let resolved: BTreeSet<String> = after
+        .iter()
+        .filter(|(_, n)| n.kind.as_str() == "resolved")
+        .map(|(_, n)| n.event.metadata.cluster.clone())
+        .collect();
+    assert_eq!(resolved, c_clusters.iter().cloned().collect());
+    a.abort();
+    b.abort();
+    c.abort();
 }
