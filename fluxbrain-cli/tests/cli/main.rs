@@ -8,6 +8,7 @@ mod failover;
 mod fault_logs;
 mod operators;
 mod rbac;
+mod rbac_sharding;
 mod reference;
 mod render;
 mod run;
