@@ -243,10 +243,12 @@ fn parse_contexts<'a>(
                 message: format!("{entry:?} is not name=context"),
             });
         }
-        if out.iter().any(|(n, _)| n == name) {
+        if let Some((_, first)) = out.iter().find(|(n, _)| n == name) {
             return Err(Error::Variable {
                 variable,
-                message: format!("cluster name {name:?} is given twice"),
+                message: format!(
+                    "cluster name {name:?} is given twice (contexts {first:?} and {context:?}); every cluster needs a name of its own"
+                ),
             });
         }
         out.push((name.to_owned(), context.to_owned()));
@@ -321,8 +323,14 @@ mod tests {
                 ("staging".to_owned(), "staging".to_owned())
             ]
         );
-        let twice = parse_contexts("--context", ["a=x", "a=y"].into_iter());
-        assert!(twice.unwrap_err().to_string().contains("--context"));
+        let twice = parse_contexts("--context", ["a=x", "a=y"].into_iter())
+            .unwrap_err()
+            .to_string();
+        assert!(twice.contains("--context"), "{twice}");
+        assert!(
+            twice.contains(r#"cluster name "a" is given twice (contexts "x" and "y")"#),
+            "{twice}"
+        );
         assert!(parse_contexts("--context", ["=x"].into_iter()).is_err());
     }
 
