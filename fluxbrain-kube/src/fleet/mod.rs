@@ -298,6 +298,9 @@ impl Fleet {
         let mut running: BTreeMap<String, (watch::Sender<bool>, Task)> = BTreeMap::new();
         let mut rounds = tokio::time::interval(setup.config.retry_period());
         tokio::pin!(shutdown);
+        // The first round only joins: replicas started together see each other from the
+        // second on, so none takes every cluster for a moment (and keeps the memory).
+        let mut joined = false;
         loop {
             tokio::select! {
                 () = shutdown.as_mut() => break,
@@ -311,6 +314,9 @@ impl Fleet {
                     continue;
                 }
             };
+            if !std::mem::replace(&mut joined, true) {
+                continue;
+            }
             let owners = rendezvous::assign(&names, &members);
             for cluster in &setup.collector.clusters {
                 let mine =
