@@ -287,3 +287,30 @@ pub fn generated_cluster(objects: usize, events: usize) -> Result<fluxbrain_sim:
     }
     Ok(state)
 }
+
+/// (utime + stime, cutime + cstime) of this process, in clock ticks (100 per second).
+pub fn cpu_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .map(|f| f.parse().unwrap_or(0))
+                .collect()
+        })
+        .unwrap_or_default();
+    // After the command name: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+    let get = |n: usize| fields.get(n - 3).copied().unwrap_or(0);
+    (get(14) + get(15), get(16) + get(17))
+}
+
+/// Milliseconds of `ticks` clock ticks (100 per second).
+pub fn ms_of_ticks(ticks: u64) -> u64 {
+    ticks * 10
+}
+
+/// The `p` quantile (0 to 1) of `sorted`; zero when it is empty.
+pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or_default()
+}

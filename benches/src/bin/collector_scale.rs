@@ -24,7 +24,10 @@ use fluxbrain_kube::collector::{ClusterConfig, CollectorConfig, KubeCollector};
 use fluxbrain_sim::{Config, Simulator};
 use serde_json::json;
 
-use fluxbrain_benches::{FLUX_KINDS as KINDS, NAMESPACES, generated_cluster, proc_status};
+use fluxbrain_benches::{
+    FLUX_KINDS as KINDS, NAMESPACES, cpu_ticks, generated_cluster, ms_of_ticks, percentile,
+    proc_status,
+};
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -134,26 +137,6 @@ impl Drop for Server {
     }
 }
 
-/// (utime + stime, cutime + cstime) of this process, in clock ticks (100 per second).
-fn cpu_ticks() -> (u64, u64) {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<u64> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| {
-            rest.split_whitespace()
-                .map(|f| f.parse().unwrap_or(0))
-                .collect()
-        })
-        .unwrap_or_default();
-    // After the command name: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
-    let get = |n: usize| fields.get(n - 3).copied().unwrap_or(0);
-    (get(14) + get(15), get(16) + get(17))
-}
-
-fn ms_of_ticks(ticks: u64) -> u64 {
-    ticks * 10
-}
-
 fn collector_config(url: &str) -> Result<CollectorConfig> {
     let uri = url.parse().map_err(|e| format!("{e}"))?;
     Ok(CollectorConfig::new(vec![ClusterConfig::new(
@@ -165,11 +148,6 @@ fn collector_config(url: &str) -> Result<CollectorConfig> {
 fn median(mut v: Vec<u64>) -> u64 {
     v.sort_unstable();
     v.get(v.len() / 2).copied().unwrap_or(0)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied().unwrap_or_default()
 }
 
 fn run(args: &[String]) -> Result<()> {

@@ -28,7 +28,9 @@ use fluxbrain_kube::fleet::{Fleet, FleetConfig, StoreFor, holders};
 use fluxbrain_sim::{Config, Simulator};
 use serde_json::json;
 
-use fluxbrain_benches::{NAMESPACES, generated_cluster, proc_status};
+use fluxbrain_benches::{
+    NAMESPACES, cpu_ticks, generated_cluster, ms_of_ticks, percentile, proc_status,
+};
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -182,29 +184,6 @@ fn collector_config(urls: &[String]) -> Result<CollectorConfig> {
     Ok(CollectorConfig::new(clusters))
 }
 
-/// CPU time of this process so far (utime + stime), ms.
-fn cpu_ms() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<u64> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| {
-            rest.split_whitespace()
-                .map(|f| f.parse().unwrap_or(0))
-                .collect()
-        })
-        .unwrap_or_default();
-    let get = |n: usize| fields.get(n - 3).copied().unwrap_or(0);
-    (get(14) + get(15)) * 10
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 /// Child: watches every cluster of `URL...` (one process): synced time, steady RSS, idle CPU
 /// per minute over `--idle` seconds, then `--seconds` of 100 status writes per second spread
 /// over the clusters and the write → observation latency.
@@ -231,9 +210,9 @@ fn watch(args: &[String]) -> Result<()> {
         let objects: usize = collector.status().iter().map(|s| s.objects).sum();
         tokio::time::sleep(Duration::from_secs(2)).await;
         let steady = proc_status("VmRSS:") as f64 / 1024.0;
-        let cpu0 = cpu_ms();
+        let cpu0 = ms_of_ticks(cpu_ticks().0);
         tokio::time::sleep(Duration::from_secs(idle as u64)).await;
-        let idle_cpu = (cpu_ms() - cpu0) as f64 * 60.0 / idle as f64;
+        let idle_cpu = (ms_of_ticks(cpu_ticks().0) - cpu0) as f64 * 60.0 / idle as f64;
         let (p50, p99, seen, sent) = latency(&collector, &urls, seconds).await?;
         println!(
             "{} cluster(s), {objects} objects: synced in {:.2} s; steady RSS {steady:.1} MiB; idle CPU {idle_cpu:.0} ms per minute; write -> observation p50 {:.1} ms, p99 {:.1} ms ({seen} of {sent} writes seen)",

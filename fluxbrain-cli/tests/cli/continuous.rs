@@ -62,23 +62,7 @@ async fn watches_and_notifies_on_change() {
     );
 
     // The failing Kustomization recovers: its resolution follows from the watch alone.
-    let mut object = sim
-        .object(
-            "kustomize.toolkit.fluxcd.io/v1",
-            "Kustomization",
-            "flux-system",
-            "infra-configs",
-        )
-        .unwrap();
-    object["status"]["conditions"] = serde_json::json!([{
-        "type": "Ready", "status": "True", "reason": "ReconciliationSucceeded",
-        "message": "Applied revision: v1.14.2", "lastTransitionTime": "2026-04-21T09:31:00Z"
-    }]);
-    object["metadata"]
-        .as_object_mut()
-        .unwrap()
-        .remove("resourceVersion");
-    sim.apply(object).unwrap();
+    crate::recover_infra_configs(&sim);
     let resolved = tokio::task::spawn_blocking(move || next(&lines, "the resolution"))
         .await
         .unwrap();

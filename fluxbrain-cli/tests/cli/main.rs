@@ -116,3 +116,24 @@ impl Logs {
         });
     }
 }
+
+/// The example cluster's failing Kustomization `infra-configs` turns Ready (it recovers).
+pub fn recover_infra_configs(sim: &fluxbrain_sim::Simulator) {
+    let mut object = sim
+        .object(
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            "flux-system",
+            "infra-configs",
+        )
+        .unwrap();
+    object["status"]["conditions"] = serde_json::json!([{
+        "type": "Ready", "status": "True", "reason": "ReconciliationSucceeded",
+        "message": "Applied revision: v1.14.2", "lastTransitionTime": "2026-04-21T09:31:00Z"
+    }]);
+    object["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    sim.apply(object).unwrap();
+}

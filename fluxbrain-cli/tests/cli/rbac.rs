@@ -38,14 +38,16 @@ fn rendered_base() -> Option<String> {
     Some(String::from_utf8(out.stdout).unwrap())
 }
 
-fn documents(text: &str) -> Vec<Value> {
+/// The YAML documents of `text`.
+pub(crate) fn documents(text: &str) -> Vec<Value> {
     serde_yaml_ng::Deserializer::from_str(text)
         .map(|d| Value::deserialize(d).unwrap())
         .filter(|v| !v.is_null())
         .collect()
 }
 
-fn to_yaml(documents: &[Value]) -> String {
+/// `documents` as one YAML stream.
+pub(crate) fn to_yaml(documents: &[Value]) -> String {
     documents
         .iter()
         .map(|d| serde_yaml_ng::to_string(d).unwrap())
@@ -192,23 +194,7 @@ async fn the_rendered_rules_are_enough_for_once_and_continuous_mode() {
     })
     .await
     .unwrap();
-    let mut object = sim
-        .object(
-            "kustomize.toolkit.fluxcd.io/v1",
-            "Kustomization",
-            "flux-system",
-            "infra-configs",
-        )
-        .unwrap();
-    object["status"]["conditions"] = serde_json::json!([{
-        "type": "Ready", "status": "True", "reason": "ReconciliationSucceeded",
-        "message": "Applied revision: v1.14.2", "lastTransitionTime": "2026-04-21T09:31:00Z"
-    }]);
-    object["metadata"]
-        .as_object_mut()
-        .unwrap()
-        .remove("resourceVersion");
-    sim.apply(object).unwrap();
+    crate::recover_infra_configs(&sim);
     let logs = tokio::task::spawn_blocking(move || {
         logs.delivered(1);
         logs

@@ -10,9 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fluxbrain_sim::{Config, Rbac, Server, Simulator, State};
-use serde::Deserialize;
 use serde_json::Value;
 
+use crate::rbac::{documents, to_yaml};
 use crate::repo;
 
 const SUBJECT: &str = "flux-system/fluxbrain";
@@ -61,21 +61,6 @@ fn relative(from: &std::path::Path, to: &str) -> String {
     let ups = from.components().count() - 1;
     let root = repo().canonicalize().unwrap();
     format!("{}{}/{to}", "../".repeat(ups), root.display()).replace("//", "/")
-}
-
-fn documents(text: &str) -> Vec<Value> {
-    serde_yaml_ng::Deserializer::from_str(text)
-        .map(|d| Value::deserialize(d).unwrap())
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
-fn to_yaml(documents: &[Value]) -> String {
-    documents
-        .iter()
-        .map(|d| serde_yaml_ng::to_string(d).unwrap())
-        .collect::<Vec<_>>()
-        .join("---\n")
 }
 
 async fn serve(policy: &str) -> (Simulator, Server) {
@@ -153,15 +138,20 @@ async fn run_replica(policy: &str, firings: usize, within: Duration) -> (Vec<Str
             }
         }
     });
-    let started = Instant::now();
-    let mut printed = Vec::new();
-    while printed.len() < firings && started.elapsed() < within {
-        if let Ok(line) = lines.try_recv() {
-            printed.push(line);
-        } else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+    // Each line awaited as it comes, up to `within` in all.
+    let printed = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + within;
+        let mut printed = Vec::new();
+        while printed.len() < firings {
+            match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => printed.push(line),
+                Err(_) => break,
+            }
         }
-    }
+        printed
+    })
+    .await
+    .unwrap();
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

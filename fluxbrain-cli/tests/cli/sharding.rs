@@ -139,27 +139,6 @@ fn owned_by(metrics: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// The fixture's failing Kustomization `infra-configs` turns Ready.
-fn recover(sim: &fluxbrain_sim::Simulator) {
-    let mut object = sim
-        .object(
-            "kustomize.toolkit.fluxcd.io/v1",
-            "Kustomization",
-            "flux-system",
-            "infra-configs",
-        )
-        .unwrap();
-    object["status"]["conditions"] = serde_json::json!([{
-        "type": "Ready", "status": "True", "reason": "ReconciliationSucceeded",
-        "message": "Applied revision: v1.14.2", "lastTransitionTime": "2026-04-21T09:31:00Z"
-    }]);
-    object["metadata"]
-        .as_object_mut()
-        .unwrap()
-        .remove("resourceVersion");
-    sim.apply(object).unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_two_clusters_and_one_takes_both_when_the_other_stops() {
     let (east_sim, east, _) = crate::serve_basic("sharding-east").await;
@@ -189,7 +168,7 @@ async fn two_replicas_share_two_clusters_and_one_takes_both_when_the_other_stops
     let b_cluster = owned_by(&b.get("/metrics").await.unwrap());
     // Now a recovery in each cluster is announced by that cluster's owner.
     for sim in [&east_sim, &west_sim] {
-        recover(sim);
+        crate::recover_infra_configs(sim);
     }
     until("2 resolutions", async || {
         a.printed().len() + b.printed().len() >= 20

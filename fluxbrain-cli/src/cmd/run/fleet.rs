@@ -13,10 +13,10 @@ use fluxbrain_kube::fleet::names::state_name;
 use fluxbrain_kube::fleet::{Fleet, FleetConfig, StoreFor};
 use fluxbrain_kube::runtime::RuntimeConfig;
 
-use super::settings::{Endpoints, RunSettings};
-use super::{STORE_TIMEOUT, shutdown_signal};
+use super::settings::RunSettings;
+use super::{STORE_TIMEOUT, endpoints, shutdown_signal};
 use crate::error::CliError;
-use crate::http::{Live, serve};
+use crate::http::Live;
 
 /// Runs this replica of the fleet until SIGTERM or SIGINT, then hands its clusters over.
 pub(super) async fn run(
@@ -90,16 +90,7 @@ pub(super) async fn run(
         Arc::new(tokio::sync::Notify::new()),
         settings.api_token.clone(),
     ));
-    let server = match settings.endpoints {
-        Endpoints::Off => None,
-        Endpoints::On(addr) => {
-            let (bound, task) = serve(addr, live.clone())
-                .await
-                .map_err(|source| CliError::Listen { addr, source })?;
-            tracing::info!(address = %bound, "serving /healthz, /readyz, /metrics, /v1/incidents, /v1/summary, /v1/history, /v1/silences");
-            Some(task)
-        }
-    };
+    let server = endpoints(settings.endpoints, &live).await?;
     tracing::info!(
         clusters = clusters.len(),
         identity = %settings.identity,

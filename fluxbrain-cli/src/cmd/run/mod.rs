@@ -307,16 +307,7 @@ async fn continuous(
         wake.clone(),
         settings.api_token.clone(),
     ));
-    let server = match settings.endpoints {
-        Endpoints::Off => None,
-        Endpoints::On(addr) => {
-            let (bound, task) = serve(addr, live.clone())
-                .await
-                .map_err(|source| CliError::Listen { addr, source })?;
-            tracing::info!(address = %bound, "serving /healthz, /readyz, /metrics, /v1/incidents, /v1/summary, /v1/history, /v1/silences");
-            Some(task)
-        }
-    };
+    let server = endpoints(settings.endpoints, &live).await?;
     let mut runtime = Runtime::new(collector, store, settings.notifiers)
         .analyzer(settings.analyzer)
         .engine_config(settings.engine)
@@ -341,6 +332,21 @@ async fn continuous(
         }
         _ => ExitCode::SUCCESS,
     })
+}
+
+/// Serves the HTTP endpoints over `live` when they are on.
+async fn endpoints(
+    endpoints: Endpoints,
+    live: &Arc<Live>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, CliError> {
+    let Endpoints::On(addr) = endpoints else {
+        return Ok(None);
+    };
+    let (bound, task) = serve(addr, live.clone())
+        .await
+        .map_err(|source| CliError::Listen { addr, source })?;
+    tracing::info!(address = %bound, "serving /healthz, /readyz, /metrics, /v1/incidents, /v1/summary, /v1/history, /v1/silences");
+    Ok(Some(task))
 }
 
 /// Resolves on SIGTERM (a pod being stopped) or SIGINT (Ctrl-C).
